@@ -1,0 +1,1 @@
+"""Auth: OAuth flows, encrypted token store, single-flight refresh."""

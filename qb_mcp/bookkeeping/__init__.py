@@ -1,0 +1,1 @@
+"""Bookkeeping operations: customers, sales, payments, explanations."""

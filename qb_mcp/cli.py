@@ -1,0 +1,93 @@
+"""The `qb-mcp` command. Parses arguments, reads settings, and hands off to one handler module
+per command (imported lazily, so `qb-mcp serve` pays nothing for the emulator or OAuth code).
+
+Every expected failure prints one line to stderr and exits 2; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from qb_mcp import __version__
+from qb_mcp.config import ENVIRONMENTS, Settings, configure_logging
+from qb_mcp.errors import QbMcpError
+
+# command (or "command subcommand") -> "module:function"; each function takes (args, settings)
+# and returns an exit code.
+HANDLERS: dict[str, str] = {
+    "serve": "qb_mcp.server:run_serve",
+    "demo": "qb_mcp.demo:run_demo",
+    "auth login": "qb_mcp.auth.commands:run_login",
+    "auth status": "qb_mcp.auth.commands:run_status",
+    "auth revoke": "qb_mcp.auth.commands:run_revoke",
+    "auth rotate-key": "qb_mcp.auth.commands:run_rotate_key",
+    "doctor": "qb_mcp.doctor:run_doctor",
+    "emulator": "qb_mcp.emulator.server:run_emulator",
+    "webhooks": "qb_mcp.webhooks.app:run_webhooks",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qb-mcp",
+        description="MCP server for QuickBooks Online bookkeeping.",
+    )
+    parser.add_argument("--version", action="version", version=f"qb-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the MCP server")
+    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--read-only", action="store_true", default=None, help="serve no write tools at all"
+    )
+
+    commands.add_parser("demo", help="quote-to-cash walkthrough against the built-in emulator")
+
+    auth = commands.add_parser("auth", help="connect, inspect or disconnect a company")
+    auth_commands = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
+    login = auth_commands.add_parser("login", help="connect a company with Intuit OAuth")
+    login.add_argument("--environment", choices=ENVIRONMENTS, default=None)
+    login.add_argument(
+        "--no-browser", action="store_true", help="print the URL only; do not open a browser"
+    )
+    auth_commands.add_parser("status", help="list connections and token expiry")
+    revoke = auth_commands.add_parser("revoke", help="disconnect a company")
+    revoke.add_argument(
+        "--realm", default=None, help="realm id (default: QBO_REALM_ID or the only one)"
+    )
+    auth_commands.add_parser("rotate-key", help="re-encrypt every token under the newest key")
+
+    commands.add_parser("doctor", help="check configuration, keys, database, tokens and API")
+
+    emulator = commands.add_parser("emulator", help="run the QuickBooks Online emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--state", default=None, help="keep the companies in this JSON file")
+    emulator.add_argument("--webhook-url", default=None, help="send signed notifications here")
+    emulator.add_argument("--webhook-format", choices=("legacy", "cloudevents"), default="legacy")
+
+    webhooks = commands.add_parser("webhooks", help="run the webhook listener alone")
+    webhooks.add_argument("--host", default="127.0.0.1")
+    webhooks.add_argument("--port", type=int, default=8001)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    key = args.command if args.command != "auth" else f"auth {args.auth_command}"
+    try:
+        settings = Settings.from_env().with_overrides(read_only=getattr(args, "read_only", None))
+        configure_logging(settings.log_level)
+        module_name, _, function_name = HANDLERS[key].partition(":")
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return int(handler(args, settings))
+    except QbMcpError as exc:
+        print(f"qb-mcp: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

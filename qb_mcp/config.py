@@ -1,0 +1,208 @@
+"""Settings: `QBO_*` environment variables, with command-line flags laid over them.
+
+Every setting is parsed here and only here. A missing or malformed value raises `ConfigError`
+with a one-line message that names the variable, so the CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from qb_mcp.errors import ConfigError
+
+Environment = Literal["production", "sandbox", "emulator"]
+ENVIRONMENTS: tuple[Environment, ...] = ("production", "sandbox", "emulator")
+
+API_BASE_URLS: dict[str, str] = {
+    "production": "https://quickbooks.api.intuit.com",
+    "sandbox": "https://sandbox-quickbooks.api.intuit.com",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthEndpoints:
+    """Where Intuit's OAuth 2.0 endpoints live; the emulator serves all of them on one host."""
+
+    authorize: str
+    token: str
+    revoke: str
+    discovery: str
+
+    @classmethod
+    def intuit(cls, environment: Environment) -> OAuthEndpoints:
+        discovery = (
+            "https://developer.intuit.com/.well-known/openid_sandbox_configuration/"
+            if environment == "sandbox"
+            else "https://developer.intuit.com/.well-known/openid_configuration/"
+        )
+        return cls(
+            authorize="https://appcenter.intuit.com/connect/oauth2",
+            token="https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+            revoke="https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+            discovery=discovery,
+        )
+
+    @classmethod
+    def at(cls, base_url: str) -> OAuthEndpoints:
+        """Intuit's paths on another host (a proxy or the emulator)."""
+        base = base_url.rstrip("/")
+        return cls(
+            authorize=f"{base}/connect/oauth2",
+            token=f"{base}/oauth2/v1/tokens/bearer",
+            revoke=f"{base}/v2/oauth2/tokens/revoke",
+            discovery=f"{base}/.well-known/openid_configuration",
+        )
+
+
+DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def default_home() -> Path:
+    return Path.home() / ".local" / "share" / "qb-mcp"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything qb-mcp reads from its environment. Secrets are excluded from `repr`."""
+
+    environment: Environment = "production"
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    realm_id: str | None = None
+    home: Path = field(default_factory=default_home)
+    token_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    webhook_verifier_token: str | None = field(default=None, repr=False)
+    read_only: bool = False
+    api_base_url: str | None = None
+    oauth_base_url: str | None = None
+    log_level: str = "WARNING"
+
+    @property
+    def database_path(self) -> Path:
+        return self.home / "qb-mcp.sqlite3"
+
+    @property
+    def resolved_api_base_url(self) -> str | None:
+        """The QBO API host; None for the emulator when no URL was given (it runs in process)."""
+        if self.api_base_url:
+            return self.api_base_url.rstrip("/")
+        return API_BASE_URLS.get(self.environment)
+
+    @property
+    def oauth_endpoints(self) -> OAuthEndpoints | None:
+        if self.oauth_base_url:
+            return OAuthEndpoints.at(self.oauth_base_url)
+        if self.environment == "emulator":
+            return None
+        return OAuthEndpoints.intuit(self.environment)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Command-line flags over the environment; `None` means the flag was not given."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **given)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every `QBO_*` variable; raise `ConfigError` naming the first bad one."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        environment = get("QBO_ENVIRONMENT") or "production"
+        if environment not in ENVIRONMENTS:
+            raise ConfigError(
+                f"QBO_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}; got {environment!r}"
+            )
+        redirect_uri = get("QBO_REDIRECT_URI") or DEFAULT_REDIRECT_URI
+        _check_url("QBO_REDIRECT_URI", redirect_uri)
+        api_base_url = get("QBO_API_BASE_URL")
+        if api_base_url:
+            _check_url("QBO_API_BASE_URL", api_base_url)
+        oauth_base_url = get("QBO_OAUTH_BASE_URL")
+        if oauth_base_url:
+            _check_url("QBO_OAUTH_BASE_URL", oauth_base_url)
+        realm_id = get("QBO_REALM_ID")
+        if realm_id is not None and not realm_id.isdigit():
+            raise ConfigError(
+                f"QBO_REALM_ID must be the company's numeric realm id; got {realm_id!r}"
+            )
+        home_text = get("QBO_HOME")
+        home = Path(home_text).expanduser() if home_text else default_home()
+        log_level = (get("QBO_LOG_LEVEL") or "WARNING").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return cls(
+            environment=environment,
+            client_id=get("QBO_CLIENT_ID"),
+            client_secret=get("QBO_CLIENT_SECRET"),
+            redirect_uri=redirect_uri,
+            realm_id=realm_id,
+            home=home,
+            token_keys=parse_token_keys(get("QBO_TOKEN_KEYS")),
+            webhook_verifier_token=get("QBO_WEBHOOK_VERIFIER_TOKEN"),
+            read_only=parse_bool("QBO_READ_ONLY", get("QBO_READ_ONLY")),
+            api_base_url=api_base_url,
+            oauth_base_url=oauth_base_url,
+            log_level=log_level,
+        )
+
+
+def parse_bool(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false; got {value!r}")
+
+
+def parse_token_keys(value: str | None) -> tuple[bytes, ...]:
+    """`QBO_TOKEN_KEYS`: comma-separated url-safe base64 keys of 32 bytes, newest first."""
+    if value is None:
+        return ()
+    keys: list[bytes] = []
+    for position, text in enumerate(value.split(","), start=1):
+        text = text.strip()
+        try:
+            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"QBO_TOKEN_KEYS: key {position} is not url-safe base64") from None
+        if len(key) != 32:
+            raise ConfigError(
+                f"QBO_TOKEN_KEYS: key {position} must decode to 32 bytes; it has {len(key)}"
+            )
+        keys.append(key)
+    return tuple(keys)
+
+
+def _check_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL; got {value!r}")
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr only: on stdio, stdout carries MCP messages and nothing else."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=None,  # basicConfig's default stream is sys.stderr
+    )

@@ -1,0 +1,1 @@
+"""The async QuickBooks Online client: requests, limits, retries, faults, models, queries."""

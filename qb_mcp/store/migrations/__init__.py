@@ -1,0 +1,1 @@
+"""Schema migrations, applied in order: `NNNN_name.sql`. Never edit one that has shipped."""

@@ -1,0 +1,1 @@
+"""Webhooks: listener, signature, event parsing, CDC catch-up."""
