@@ -1,0 +1,90 @@
+"""Fixtures for emulator tests, reusable by anyone who needs a QuickBooks to talk to.
+
+- `clock`: a fake clock (epoch seconds) every emulator component reads; `clock.advance(s)`.
+- `emulator_config`: the `EmulatorConfig` the `emulator` fixture is built from (override the
+  fixture in a module to change limits, token lifetimes, ...).
+- `emulator`: an `Emulator` on the fake clock, serving the demo company.
+- `client`: an `httpx2.AsyncClient` talking to it in process, with a valid bearer token for the
+  demo company and `Accept: application/json`; `base` is the company's API path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import httpx2
+import pytest
+
+if TYPE_CHECKING:
+    from qb_mcp.emulator import Emulator, EmulatorConfig
+
+# The emulator is imported inside the fixtures, so that tests of single emulator modules (the
+# query language, faults, ...) run even while another module is being rebuilt.
+
+# 2026-01-15T12:00:00Z: inside any CDC window a test cares about, and not near a DST change.
+START = 1_768_478_400.0
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    from qb_mcp.emulator import EmulatorConfig
+
+    return EmulatorConfig()
+
+
+@pytest.fixture
+def emulator(clock: FakeClock, emulator_config: EmulatorConfig) -> Emulator:
+    from qb_mcp.emulator import Emulator
+
+    return Emulator(emulator_config, clock=clock)
+
+
+@pytest.fixture
+def realm_id() -> str:
+    from qb_mcp.emulator import DEMO_REALM_ID
+
+    return str(DEMO_REALM_ID)
+
+
+@pytest.fixture
+def base(realm_id: str) -> str:
+    """The demo company's API path: `f"{base}/customer/1"`."""
+    return f"/v3/company/{realm_id}"
+
+
+def in_process_client(emulator: Emulator, token: str | None = None) -> httpx2.AsyncClient:
+    """A client for the emulator through ASGITransport (with a bearer token when given)."""
+    headers = {"Accept": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=emulator.app),
+        base_url="http://emulator",
+        headers=headers,
+    )
+
+
+@pytest.fixture
+async def client(emulator: Emulator, realm_id: str) -> AsyncIterator[httpx2.AsyncClient]:
+    token = emulator.issue_tokens(realm_id).access_token
+    async with in_process_client(emulator, token) as client:
+        yield client
