@@ -159,6 +159,7 @@ class OAuthServer:
         client_id: str | None = None,
         client_secret: str | None = None,
         default_realm: Callable[[], str],
+        has_realm: Callable[[str], bool] | None = None,
     ) -> None:
         self._clock = clock
         self.access_token_ttl = access_token_ttl
@@ -167,6 +168,8 @@ class OAuthServer:
         self._client_id = client_id
         self._client_secret = client_secret
         self._default_realm = default_realm
+        # When given, the authorize step refuses a `realmId` naming no company.
+        self._has_realm = has_realm
         self.consent: Literal["grant", "deny"] = "grant"
         self.refresh_count = 0
         self._codes: dict[str, _Code] = {}  # by digest
@@ -334,6 +337,8 @@ class OAuthServer:
         realm_id = q.get("realmId") or self._default_realm()
         if not realm_id.isalnum() or len(realm_id) > 32:
             return _error_page("The realmId (an emulator extension) must be letters and digits.")
+        if self._has_realm is not None and not self._has_realm(realm_id):
+            return _error_page(f"There is no company with realmId {realm_id} in this emulator.")
         state = q.get("state")
         if self.consent == "deny":
             params = {"error": "access_denied"}
@@ -472,6 +477,8 @@ class OAuthServer:
             )
             refresh_token = _refresh_token(expires_at)
             new_digest = _digest(refresh_token)
+            # The superseded token is forgotten: unknown and superseded both answer invalid_grant.
+            self._refresh.pop(grant.refresh_digest, None)
             grant.refresh_digest = new_digest
             grant.refresh_issued_at = now
             grant.refresh_expires_at = expires_at
@@ -605,6 +612,15 @@ class OAuthServer:
         # An exchanged code is kept until it expires: its reuse must still revoke the grant.
         for d in [d for d, c in self._codes.items() if now >= c.expires_at]:
             del self._codes[d]
+        # A dead grant is kept while access tokens point at it, so they still answer "revoked".
+        referenced = {a.grant_id for a in self._access.values()}
+        dead = [
+            gid
+            for gid, g in self._grants.items()
+            if (g.revoked or now >= g.refresh_expires_at) and gid not in referenced
+        ]
+        for gid in dead:
+            self._refresh.pop(self._grants.pop(gid).refresh_digest, None)
 
 
 def _valid_redirect_uri(uri: str) -> bool:

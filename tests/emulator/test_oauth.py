@@ -585,3 +585,32 @@ async def test_no_token_or_secret_reaches_the_logs(
     await revoke(client, {"token": body["refresh_token"]})
     for secret in (str(body["access_token"]), str(body["refresh_token"]), "secret-a"):
         assert secret not in caplog.text
+
+
+async def test_authorize_refuses_a_realm_with_no_company(clock: Clock) -> None:
+    server = OAuthServer(
+        clock=clock, default_realm=lambda: REALM, has_realm=lambda realm: realm == REALM
+    )
+    transport = httpx2.ASGITransport(app=Starlette(routes=server.routes()))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://e") as c:
+        unknown = await c.get("/connect/oauth2", params=authorize_params(realmId="555"))
+        known = await c.get("/connect/oauth2", params=authorize_params(realmId=REALM))
+    assert unknown.status_code == 400
+    assert known.status_code == 302
+
+
+async def test_state_stays_bounded_through_rotations_and_revocations(
+    client: httpx2.AsyncClient, server: OAuthServer, clock: Clock
+) -> None:
+    body = await login(client)
+    token = str(body["refresh_token"])
+    for _ in range(5):
+        token = (await refresh(client, token)).json()["refresh_token"]
+    assert len(server.snapshot()["refresh"]) == 1
+    await revoke(client, {"token": token})
+    assert len(server.snapshot()["grants"]) == 1  # its access tokens still answer "revoked"
+    clock.now += 3600
+    snap = server.snapshot()
+    assert snap["grants"] == {}
+    assert snap["refresh"] == {}
+    assert snap["access"] == {}
