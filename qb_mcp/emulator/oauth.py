@@ -16,7 +16,6 @@ memory, its snapshot (the `--state` file) nor a log line can give a usable token
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import html
@@ -404,7 +403,7 @@ class OAuthServer:
             raise OAuthError("invalid_client", 401)
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # bad base64, non-ASCII header text, or bytes that are not UTF-8
             raise OAuthError("invalid_client", 401) from None
         client_id, sep, secret = decoded.partition(":")
         if not sep or not client_id:
