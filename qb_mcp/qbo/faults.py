@@ -57,6 +57,10 @@ _AUTH_HEADER = re.compile(r"(?i)(\bauthorization\b\s*[:=]\s*)(?:\"[^\"]*\"|'[^']
 _TOKEN_FIELD = re.compile(
     r"(?i)(\b(?:access_token|refresh_token|id_token|client_secret)\b\"?\s*[:=]\s*\"?)[^\s\"'&,;<]+"
 )
+_BASIC = re.compile(r"(?i)\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")
+# Intuit access tokens are JWTs/JWEs ("eyJ..." dot-separated base64url parts).
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){1,4}")
+_VALID_TID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _TAGS = re.compile(r"<[^>]*>")
 _TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
 _SPACE = re.compile(r"\s+")
@@ -78,7 +82,7 @@ def error_from_response(
 
     `now` is only used to turn a `Retry-After` HTTP date into seconds (defaults to the clock).
     """
-    intuit_tid = _header(headers, "intuit_tid") or _header(headers, "intuit-tid")
+    intuit_tid = _tid(_header(headers, "intuit_tid") or _header(headers, "intuit-tid"))
     retry_after = _retry_after(_header(headers, "retry-after"), now)
     success = 200 <= status_code < 300
     fault = _find_fault(content, success=success)
@@ -402,7 +406,9 @@ def _text(value: Any) -> str:
 def scrub(text: str) -> str:
     """Text with bearer tokens, Authorization header values and token fields replaced."""
     text = _BEARER.sub("Bearer [redacted]", text)
+    text = _BASIC.sub("Basic [redacted]", text)
     text = _AUTH_HEADER.sub(r"\1[redacted]", text)
+    text = _JWT.sub("[redacted]", text)
     return _TOKEN_FIELD.sub(r"\1[redacted]", text)
 
 
@@ -427,6 +433,12 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value.strip() or None if value is not None else None
+
+
+def _tid(value: str | None) -> str | None:
+    # Intuit's transaction ids are short and plain; anything else in that header is not one and
+    # must not be echoed into exception text.
+    return value if value is not None and _VALID_TID.fullmatch(value) else None
 
 
 def _retry_after(value: str | None, now: datetime | None) -> float | None:

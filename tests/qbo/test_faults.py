@@ -397,3 +397,18 @@ def test_oauth_error_description_is_scrubbed() -> None:
     error = error_from_oauth_response(400, body)
     assert "RT1-secret" not in str(error)
     assert "RT1-secret" not in error.description
+
+
+def test_basic_credentials_and_jwts_are_scrubbed() -> None:
+    page = b"echo: Basic Y2xpZW50OnNlY3JldA== token eyJlbmMiOiJBMTI4Q0JDLUhTMjU2In0..abcDEF12.ghiJKL34.mno"
+    text = str(error_from_response(502, {}, page))
+    assert "Y2xpZW50OnNlY3JldA" not in text
+    assert "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2In0" not in text
+    assert "abcDEF12" not in text
+
+
+def test_odd_intuit_tid_header_is_not_echoed() -> None:
+    error = error_from_response(503, {"intuit_tid": "Bearer abc def"}, b"")
+    assert error is not None
+    assert error.intuit_tid is None
+    assert "abc" not in str(error)
