@@ -1,0 +1,504 @@
+"""Business rules of the sales transactions: Estimate, Invoice and Payment.
+
+Money is Decimal, rounded half-up to cents. Derived values are never taken from a request body:
+line Amounts are checked against Qty x UnitPrice, TotalAmt is the sum of the sales lines,
+an invoice's Balance is TotalAmt - Deposit - the amounts applied by live payments, a payment's
+UnappliedAmt is TotalAmt - its applied lines, a customer's Balance is the sum of its invoices'
+Balances, and the LinkedTxn lists that the other side of a link owns (estimate -> invoice,
+invoice -> payment) are rebuilt from the links, by `refresh`.
+
+Choices where Intuit's documents are silent (each also noted where it is made):
+- Qty/UnitPrice: both given -> Amount must equal round_half_up(Qty x UnitPrice) (6070); only
+  UnitPrice -> Qty is 1; only Qty -> UnitPrice is Amount / Qty; neither -> Amount is taken as is
+  (invoice-create-request.json sends only Amount and QuickBooks accepts it).
+- Over-application (more than an invoice's open Balance, or lines above the payment's TotalAmt)
+  and a second invoice for one estimate are refused with 6000; the real code is unverified.
+- Linking an estimate does NOT change its TxnStatus (unverified whether QuickBooks does; the client
+  closes it explicitly). A Rejected estimate cannot be linked; Pending, Accepted, Closed and
+  Converted can.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from qb_mcp.emulator import fields as f
+from qb_mcp.emulator import values as v
+from qb_mcp.emulator.faults import QBOFault
+from qb_mcp.emulator.realms import Obj, Tx, company_day
+
+ZERO = Decimal("0.00")
+_LINE_KEYS = frozenset(
+    {
+        "Id",
+        "LineNum",
+        "Description",
+        "Amount",
+        "DetailType",
+        "SalesItemLineDetail",
+        "SubTotalLineDetail",
+        "DescriptionLineDetail",
+        "DiscountLineDetail",
+        "GroupLineDetail",
+        "LinkedTxn",
+        "CustomField",
+        "ProjectRef",
+    }
+)
+_SALES_DETAIL: dict[str, f.Parser] = {
+    "ItemRef": f.ref,
+    "Qty": f.number,
+    "UnitPrice": f.number,
+    "TaxCodeRef": f.ref,
+    "ServiceDate": f.day,
+    "ClassRef": f.ref,
+    "ItemAccountRef": f.ref,
+    "TaxClassificationRef": f.ref,
+    "MarkupInfo": f.plain_object,
+    "DiscountRate": f.number,
+    "DiscountAmt": f.number,
+    "TaxInclusiveAmt": f.number,
+}
+_UNEMULATED_LINES = frozenset(
+    {"DiscountLineDetail", "GroupLineDetail", "TaxLineDetail", "DescriptionLineDetail"}
+)
+_MAX_LINES = 1000
+
+
+def amount_mismatch(supplied: Decimal) -> QBOFault:
+    """6070: line Amount is not Qty x UnitPrice."""
+    return QBOFault.one(
+        "6070",
+        "Amount calculation incorrect",
+        f"Amount is not equal to UnitPrice * Qty. Supplied value:{supplied}",
+        element="Line.Amount",
+    )
+
+
+def active_customer(tx: Tx, customer_ref: Mapping[str, str]) -> Obj:
+    """The live, active customer a CustomerRef points at (else 2500)."""
+    found = tx.get("Customer", customer_ref["value"])
+    if found is None or not found.get("Active", True):
+        raise v.invalid_reference("CustomerRef", customer_ref["value"])
+    return found
+
+
+def _lines(tx: Tx, raw: Any) -> list[Obj]:
+    items = v.array(raw, "Line")
+    if len(items) > _MAX_LINES:
+        raise v.business(f"A transaction can hold at most {_MAX_LINES} lines.", "Line")
+    out: list[Obj] = []
+    for item in items:
+        line = v.obj(item, "Line")
+        v.only_known(line, _LINE_KEYS, "Line")
+        if line.get("DetailType") is None:
+            raise v.required("Line.DetailType")
+        detail_type = v.text(line["DetailType"], "Line.DetailType")
+        if detail_type == "SubTotalLineDetail":
+            continue  # computed by QuickBooks, sent back by clients that echo what they read
+        if detail_type == "DescriptionOnly":
+            out.append(_description_line(line))
+            continue
+        if detail_type in _UNEMULATED_LINES:
+            raise v.business(f"The emulator does not support {detail_type} lines.", "Line")
+        if detail_type != "SalesItemLineDetail":
+            raise v.invalid_enum("Line.DetailType", detail_type)
+        out.append(_sales_line(tx, line))
+    if not any(line["DetailType"] == "SalesItemLineDetail" for line in out):
+        raise v.required("Line")
+    for number, line in enumerate(out, start=1):
+        line["Id"] = str(number)
+        line["LineNum"] = number
+    return out
+
+
+def _description_line(line: Mapping[str, Any]) -> Obj:
+    out: Obj = {"DetailType": "DescriptionOnly", "DescriptionLineDetail": {}}
+    if line.get("Description") is not None:
+        out["Description"] = v.text(line["Description"], "Line.Description", 4000)
+    return out
+
+
+def _sales_line(tx: Tx, line: Mapping[str, Any]) -> Obj:
+    if line.get("SalesItemLineDetail") is None:
+        raise v.required("Line.SalesItemLineDetail")
+    raw_detail = v.obj(line["SalesItemLineDetail"], "Line.SalesItemLineDetail")
+    v.only_known(raw_detail, frozenset(_SALES_DETAIL), "SalesItemLineDetail")
+    detail = {
+        key: parser(raw_detail[key], f"Line.SalesItemLineDetail.{key}")
+        for key, parser in _SALES_DETAIL.items()
+        if raw_detail.get(key) is not None
+    }
+    if "ItemRef" not in detail:
+        raise v.required("Line.SalesItemLineDetail.ItemRef")
+    item = tx.get("Item", detail["ItemRef"]["value"])
+    if item is None or not item.get("Active", True):
+        raise v.invalid_reference("ItemRef", detail["ItemRef"]["value"])
+    detail["ItemRef"]["name"] = item["Name"]
+    if line.get("Amount") is None:
+        raise v.required("Line.Amount")
+    supplied = v.number(line["Amount"], "Line.Amount")
+    amount = v.cents(supplied)
+    qty, price = detail.get("Qty"), detail.get("UnitPrice")
+    if price is not None:
+        if qty is None:
+            qty = detail["Qty"] = Decimal(1)
+        if v.cents(qty * price) != amount:
+            raise amount_mismatch(supplied)
+    elif qty is not None:
+        if qty == 0:
+            if amount != 0:
+                raise amount_mismatch(supplied)
+            detail["UnitPrice"] = Decimal(0)
+        else:
+            detail["UnitPrice"] = amount / qty
+    detail.setdefault("TaxCodeRef", {"value": "NON"})
+    out: Obj = {"DetailType": "SalesItemLineDetail", "Amount": amount}
+    if line.get("Description") is not None:
+        out["Description"] = v.text(line["Description"], "Line.Description", 4000)
+    out["SalesItemLineDetail"] = detail
+    return out
+
+
+def _estimate_links(raw: Any) -> list[str]:
+    """Estimate Ids from an invoice's LinkedTxn; Payment entries (system-kept) are ignored."""
+    out: list[str] = []
+    for entry in v.array(raw, "LinkedTxn"):
+        link = v.obj(entry, "LinkedTxn")
+        v.only_known(link, frozenset({"TxnId", "TxnType", "TxnLineId"}), "LinkedTxn")
+        if link.get("TxnId") is None:
+            raise v.required("LinkedTxn.TxnId")
+        if link.get("TxnType") is None:
+            raise v.required("LinkedTxn.TxnType")
+        txn_id = v.text(link["TxnId"], "LinkedTxn.TxnId", 100)
+        txn_type = v.text(link["TxnType"], "LinkedTxn.TxnType", 100)
+        if txn_type == "Payment":
+            continue
+        if txn_type in ("TimeActivity", "ReimburseCharge", "StatementCharge", "ChargeCredit"):
+            raise v.business(f"The emulator does not link {txn_type} to invoices.", "LinkedTxn")
+        if txn_type != "Estimate":
+            raise v.invalid_enum("LinkedTxn.TxnType", txn_type)
+        if txn_id not in out:
+            out.append(txn_id)
+    return out
+
+
+def sales(
+    tx: Tx, entity: str, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None
+) -> Obj:
+    """The stored Estimate or Invoice for cleaned `props` and the body's Line/LinkedTxn."""
+    if "CustomerRef" not in props:
+        raise v.required("CustomerRef")
+    customer = active_customer(tx, props["CustomerRef"])
+    props["CustomerRef"]["name"] = customer["DisplayName"]
+    if body.get("Line") is not None:
+        lines = _lines(tx, body["Line"])
+    elif old is not None and body.get("sparse") is True:
+        lines = [
+            copy.deepcopy(line)
+            for line in old["Line"]
+            if line["DetailType"] != "SubTotalLineDetail"
+        ]
+        # An unchanged line must still point at an active item.
+        for line in lines:
+            ref = line.get("SalesItemLineDetail", {}).get("ItemRef")
+            if ref is not None:
+                found = tx.get("Item", ref["value"])
+                if found is None or not found.get("Active", True):
+                    raise v.invalid_reference("ItemRef", ref["value"])
+    else:
+        raise v.required("Line")
+    total = sum(
+        (line["Amount"] for line in lines if line["DetailType"] == "SalesItemLineDetail"), ZERO
+    )
+    if total < 0:
+        raise v.business("The transaction total cannot be negative.", "TotalAmt")
+    # DocNumber and TxnDate identify the document: a full update without them keeps them
+    # (QuickBooks documents that an update never alters the internal DocNumber sequence).
+    if old is not None:
+        for key in ("DocNumber", "TxnDate"):
+            if key not in props and key in old:
+                props[key] = old[key]
+    props.setdefault("TxnDate", company_day(tx.now))
+    _doc_number(tx, entity, props, old)
+    out: Obj = {
+        "PrintStatus": "NotSet",
+        "EmailStatus": "NotSet",
+        "ApplyTaxAfterDiscount": False,
+        **props,
+        "Line": [
+            *lines,
+            {"DetailType": "SubTotalLineDetail", "Amount": total, "SubTotalLineDetail": {}},
+        ],
+        "TotalAmt": total,
+        "TxnTaxDetail": {"TotalTax": ZERO},
+        "domain": "QBO",
+        "sparse": False,
+    }
+    if entity == "Estimate":
+        out.setdefault("TxnStatus", "Pending")
+        out["LinkedTxn"] = list(old["LinkedTxn"]) if old else []
+        return out
+    deposit = out.setdefault("Deposit", ZERO)
+    if deposit < 0 or deposit > total:
+        raise v.business("Deposit must be between 0 and the invoice total.", "Deposit")
+    if body.get("LinkedTxn") is not None:
+        estimates = _estimate_links(body["LinkedTxn"])
+    elif old is not None and body.get("sparse") is True:
+        estimates = [link["TxnId"] for link in old["LinkedTxn"] if link["TxnType"] == "Estimate"]
+    else:
+        estimates = []
+    _check_estimates(tx, estimates, props["CustomerRef"]["value"], old)
+    out["LinkedTxn"] = [{"TxnId": e, "TxnType": "Estimate"} for e in estimates] + [
+        link for link in (old or {}).get("LinkedTxn", []) if link["TxnType"] == "Payment"
+    ]
+    out["Balance"] = old["Balance"] if old else total
+    if old is not None:
+        applied = applied_to(tx, old["Id"])
+        if applied > total - deposit:
+            raise v.business(
+                f"Payments of {applied} are applied to this invoice; its total cannot be "
+                f"less than that.",
+                "TotalAmt",
+            )
+        if applied and old["CustomerRef"]["value"] != props["CustomerRef"]["value"]:
+            raise v.business(
+                "The customer of an invoice with payments applied cannot be changed.",
+                "CustomerRef",
+            )
+    return out
+
+
+def _check_estimates(tx: Tx, estimates: list[str], customer_id: str, old: Obj | None) -> None:
+    own_id = old["Id"] if old else None
+    for estimate_id in estimates:
+        estimate = tx.get("Estimate", estimate_id)
+        if estimate is None:
+            raise v.invalid_reference("LinkedTxn.TxnId", estimate_id)
+        if estimate["CustomerRef"]["value"] != customer_id:
+            raise v.business(
+                f"Estimate {estimate_id} belongs to another customer than this invoice.",
+                "LinkedTxn",
+            )
+        # Choice: a declined quote is not billable; QuickBooks' own rule is undocumented.
+        if estimate.get("TxnStatus") == "Rejected":
+            raise v.business(
+                f"Estimate {estimate_id} is Rejected; set it to Pending or Accepted before "
+                f"invoicing it.",
+                "LinkedTxn",
+            )
+        for other in tx.live("Invoice"):
+            if other["Id"] != own_id and any(
+                link["TxnType"] == "Estimate" and link["TxnId"] == estimate_id
+                for link in other["LinkedTxn"]
+            ):
+                raise v.business(
+                    f"Estimate {estimate_id} is already linked to invoice {other['Id']}; "
+                    f"an estimate can be linked to one invoice only.",
+                    "LinkedTxn",
+                )
+
+
+def _doc_number(tx: Tx, entity: str, props: dict[str, Any], old: Obj | None) -> None:
+    """DocNumber: unique per entity type (6140); auto-assigned "1001", "1002"... when absent."""
+    own_id = old["Id"] if old else None
+    taken = {
+        o["DocNumber"].casefold(): o["Id"]
+        for o in tx.live(entity)
+        if o.get("DocNumber") and o["Id"] != own_id
+    }
+    number = props.get("DocNumber")
+    if number is None or not number.strip():
+        while True:
+            candidate = str(tx.next_number(f"doc:{entity}", 1001))
+            if candidate.casefold() not in taken:
+                props["DocNumber"] = candidate
+                return
+    if number.casefold() in taken:
+        raise QBOFault.one(
+            "6140",
+            "Duplicate Document Number Error",
+            f"Duplicate Document Number Error : You must specify a different number. This "
+            f"number has already been used. DocNumber={number} is assigned to TxnType="
+            f"{entity} with TxnId={taken[number.casefold()]}",
+            element="DocNumber",
+        )
+
+
+def applied_to(tx: Tx, invoice_id: str, *, skip_payment: str | None = None) -> Decimal:
+    """What live payments (other than `skip_payment`) apply to an invoice."""
+    total = ZERO
+    for payment in tx.live("Payment"):
+        if payment["Id"] == skip_payment:
+            continue
+        for line in payment["Line"]:
+            if line["LinkedTxn"][0]["TxnId"] == invoice_id:
+                total += line["Amount"]
+    return total
+
+
+def payment(tx: Tx, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None) -> Obj:
+    """The stored Payment for cleaned `props` and the body's Line."""
+    if "CustomerRef" not in props:
+        raise v.required("CustomerRef")
+    if "TotalAmt" not in props:
+        raise v.required("TotalAmt")
+    customer = active_customer(tx, props["CustomerRef"])
+    props["CustomerRef"]["name"] = customer["DisplayName"]
+    total = props["TotalAmt"]
+    if total < 0:
+        raise v.business("A payment amount cannot be negative.", "TotalAmt")
+    if body.get("Line") is not None:
+        lines = _payment_lines(body["Line"])
+    elif old is not None and body.get("sparse") is True:
+        lines = copy.deepcopy(old["Line"])
+    else:
+        lines = []
+    own_id = old["Id"] if old else None
+    per_invoice: dict[str, Decimal] = {}
+    for line in lines:
+        invoice_id = line["LinkedTxn"][0]["TxnId"]
+        per_invoice[invoice_id] = per_invoice.get(invoice_id, ZERO) + line["Amount"]
+    for invoice_id, amount in per_invoice.items():
+        invoice = tx.get("Invoice", invoice_id)
+        if invoice is None:
+            raise v.invalid_reference("Line.LinkedTxn.TxnId", invoice_id)
+        if invoice["CustomerRef"]["value"] != props["CustomerRef"]["value"]:
+            raise v.business(
+                f"Invoice {invoice_id} belongs to another customer than this payment.",
+                "Line.LinkedTxn",
+            )
+        # The real code is unverified: 6000 with a Detail that says what is wrong.
+        open_balance = (
+            invoice["TotalAmt"]
+            - invoice.get("Deposit", ZERO)
+            - applied_to(tx, invoice_id, skip_payment=own_id)
+        )
+        if amount > open_balance:
+            raise v.business(
+                f"The payment applies {amount} to invoice {invoice_id}, more than its open "
+                f"balance of {open_balance}.",
+                "Line.Amount",
+            )
+    applied = sum((line["Amount"] for line in lines), ZERO)
+    if applied > total:
+        raise v.business(
+            f"The payment lines apply {applied}, more than the payment's TotalAmt of {total}.",
+            "Line.Amount",
+        )
+    props.setdefault("TxnDate", old["TxnDate"] if old else company_day(tx.now))
+    return {
+        "ProcessPayment": False,
+        **props,
+        "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        "Line": lines,
+        "UnappliedAmt": total - applied,
+        "domain": "QBO",
+        "sparse": False,
+    }
+
+
+def _payment_lines(raw: Any) -> list[Obj]:
+    items = v.array(raw, "Line")
+    if len(items) > _MAX_LINES:
+        raise v.business(f"A transaction can hold at most {_MAX_LINES} lines.", "Line")
+    out: list[Obj] = []
+    for item in items:
+        line = v.obj(item, "Line")
+        v.only_known(line, frozenset({"Amount", "LinkedTxn", "LineEx", "Id"}), "Line")
+        if line.get("Amount") is None:
+            raise v.required("Line.Amount")
+        amount = v.money(line["Amount"], "Line.Amount")
+        if amount < 0:
+            raise v.business("An applied amount cannot be negative.", "Line.Amount")
+        if line.get("LinkedTxn") is None:
+            raise v.required("Line.LinkedTxn")
+        links = v.array(line["LinkedTxn"], "Line.LinkedTxn")
+        if len(links) != 1:
+            raise v.business("Each payment line must link exactly one invoice.", "Line.LinkedTxn")
+        link = v.obj(links[0], "Line.LinkedTxn")
+        v.only_known(link, frozenset({"TxnId", "TxnType", "TxnLineId"}), "LinkedTxn")
+        if link.get("TxnId") is None:
+            raise v.required("Line.LinkedTxn.TxnId")
+        if link.get("TxnType") is None:
+            raise v.required("Line.LinkedTxn.TxnType")
+        txn_id = v.text(link["TxnId"], "Line.LinkedTxn.TxnId", 100)
+        txn_type = v.text(link["TxnType"], "Line.LinkedTxn.TxnType", 100)
+        if txn_type in ("CreditMemo", "JournalEntry", "Expense", "Check", "Deposit"):
+            raise v.business(f"The emulator does not apply payments to {txn_type}.", "Line")
+        if txn_type != "Invoice":
+            raise v.invalid_enum("Line.LinkedTxn.TxnType", txn_type)
+        out.append({"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": "Invoice"}]})
+    return out
+
+
+def refresh(
+    tx: Tx, invoices: Iterable[str], estimates: Iterable[str], customers: Iterable[str]
+) -> None:
+    """Recompute what other objects derive from a change; stamp those that visibly changed.
+
+    Invoices and estimates whose Balance or LinkedTxn changed get a new SyncToken and an Update
+    event, as QuickBooks does for an invoice a payment was applied to. A customer's Balance is an
+    aggregate: it changes without a new SyncToken (choice: otherwise every sale would make the
+    customer a client holds stale).
+    """
+    customer_ids = set(customers)
+    for invoice_id in dict.fromkeys(invoices):
+        invoice = tx.get("Invoice", invoice_id)
+        if invoice is None:
+            continue
+        customer_ids.add(invoice["CustomerRef"]["value"])
+        payments = [
+            p["Id"]
+            for p in tx.live("Payment")
+            if any(line["LinkedTxn"][0]["TxnId"] == invoice_id for line in p["Line"])
+        ]
+        links = [
+            link
+            for link in invoice["LinkedTxn"]
+            if link["TxnType"] == "Estimate" and tx.get("Estimate", link["TxnId"]) is not None
+        ] + [{"TxnId": p, "TxnType": "Payment"} for p in payments]
+        balance = invoice["TotalAmt"] - invoice.get("Deposit", ZERO) - applied_to(tx, invoice_id)
+        if links != invoice["LinkedTxn"] or balance != invoice["Balance"]:
+            mine = tx.for_update("Invoice", invoice_id)
+            assert mine is not None
+            mine["LinkedTxn"] = links
+            mine["Balance"] = balance
+            tx.stamp("Invoice", invoice_id, "Update")
+    for estimate_id in dict.fromkeys(estimates):
+        estimate = tx.get("Estimate", estimate_id)
+        if estimate is None:
+            continue
+        linked = [
+            {"TxnId": inv["Id"], "TxnType": "Invoice"}
+            for inv in tx.live("Invoice")
+            if any(
+                link["TxnType"] == "Estimate" and link["TxnId"] == estimate_id
+                for link in inv["LinkedTxn"]
+            )
+        ]
+        if linked != estimate["LinkedTxn"]:
+            mine = tx.for_update("Estimate", estimate_id)
+            assert mine is not None
+            mine["LinkedTxn"] = linked
+            tx.stamp("Estimate", estimate_id, "Update")
+    for customer_id in customer_ids:
+        customer = tx.get("Customer", customer_id)
+        if customer is None:
+            continue
+        balance = sum(
+            (
+                inv["Balance"]
+                for inv in tx.live("Invoice")
+                if inv["CustomerRef"]["value"] == customer_id
+            ),
+            ZERO,
+        )
+        if balance != customer["Balance"]:
+            mine = tx.for_update("Customer", customer_id)
+            assert mine is not None
+            mine["Balance"] = balance
+            mine["BalanceWithJobs"] = balance
