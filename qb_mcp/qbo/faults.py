@@ -361,7 +361,8 @@ def _parse_xml(content: bytes) -> ET.Element | None:
     try:
         # Safe here: the body is size-capped and holds no DTD, so there is nothing to expand.
         return ET.fromstring(content)  # noqa: S314
-    except ET.ParseError:
+    except (ET.ParseError, LookupError, ValueError):
+        # LookupError: an unknown encoding named in the XML declaration.
         return None
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qb_mcp.errors import (
     AuthenticationError,
@@ -412,3 +414,47 @@ def test_odd_intuit_tid_header_is_not_echoed() -> None:
     assert error is not None
     assert error.intuit_tid is None
     assert "abc" not in str(error)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+fault_like = st.fixed_dictionaries(
+    {"Fault": st.fixed_dictionaries({"Error": json_values, "type": json_values})}
+) | st.fixed_dictionaries(
+    {"fault": st.dictionaries(st.sampled_from(["error", "type"]), json_values)}
+)
+
+
+@given(st.integers(100, 599), st.binary(max_size=300))
+def test_any_bytes_give_an_error_or_none_never_a_crash(status: int, content: bytes) -> None:
+    error = error_from_response(status, {}, content)
+    if 200 <= status < 300:
+        assert error is None or isinstance(error, QBOError)
+    else:
+        assert isinstance(error, QBOError)
+        assert error.status_code == status
+
+
+@given(st.integers(100, 599), fault_like | json_values)
+def test_any_json_gives_an_error_or_none_never_a_crash(status: int, body: object) -> None:
+    error = error_from_response(status, {}, json.dumps(body).encode())
+    if not 200 <= status < 300:
+        assert isinstance(error, QBOError)
+    assert error is None or str(error)
+
+
+@given(st.text(max_size=200))
+def test_xml_fuzz_never_crashes(text: str) -> None:
+    body = f'<?xml version="1.0"?><IntuitResponse><Fault type="x"><Error code="1">{text}</Error></Fault></IntuitResponse>'
+    error = error_from_response(400, {}, body.encode())
+    assert isinstance(error, QBOError)
+
+
+def test_unknown_xml_encoding_is_not_a_crash() -> None:
+    error = error_from_response(400, {}, b'<?xml version="1.0" encoding="bogus"?><Fault/>')
+    assert type(error) is ValidationError
