@@ -60,9 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument(
         "--realm", default=None, help="realm id (default: QBO_REALM_ID or the only one)"
     )
+    revoke.add_argument(
+        "--forget",
+        action="store_true",
+        help="only delete the local connection, without revoking it at Intuit (e.g. a lost key)",
+    )
     auth_commands.add_parser("rotate-key", help="re-encrypt every token under the newest key")
 
-    commands.add_parser("doctor", help="check configuration, keys, database, tokens and API")
+    doctor = commands.add_parser(
+        "doctor", help="check configuration, keys, database, tokens and API"
+    )
+    doctor.add_argument(
+        "--offline", action="store_true", help="skip the live companyinfo call per connection"
+    )
 
     emulator = commands.add_parser("emulator", help="run the QuickBooks Online emulator")
     emulator.add_argument("--host", default="127.0.0.1")

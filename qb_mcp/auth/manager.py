@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 
 from qb_mcp.auth.crypto import KeyRing
 from qb_mcp.auth.intuit import IntuitOAuth, TokenGrant
-from qb_mcp.errors import InvalidGrantError, ReauthorizationRequiredError
+from qb_mcp.errors import ConfigError, InvalidGrantError, ReauthorizationRequiredError
 from qb_mcp.store import connections
 from qb_mcp.store.connections import ConnectionRow, Executor, StoredTokens
 from qb_mcp.store.db import Database
@@ -123,6 +123,14 @@ class TokenManager:
                 now=self._clock(),
                 company_name=company_name,
             )
+
+    async def set_company_name(self, realm_id: str, name: str) -> None:
+        """Record the company's name for `realm_id` (shown by `auth status` and in messages)."""
+        await connections.set_company_name(self._database, realm_id, name, now=self._clock())
+
+    @property
+    def database(self) -> Database:
+        return self._database
 
     def decrypt(self, row: ConnectionRow) -> Tokens:
         """Both tokens of `row` (raises `TokenStoreError` when they cannot be read)."""
@@ -238,6 +246,13 @@ class TokenManager:
         if row is None:
             raise ReauthorizationRequiredError(
                 f"no QuickBooks company with realm {realm_id} is connected; run `qb-mcp auth login`"
+            )
+        if row.environment != self.environment:
+            # Refreshing with another environment's app credentials would fail with invalid_grant
+            # and wrongly mark a healthy connection as dead.
+            raise ConfigError(
+                f"{_company(row)} was connected in the {row.environment} environment; "
+                f"set QBO_ENVIRONMENT={row.environment} to use it"
             )
         if row.needs_reauth:
             raise ReauthorizationRequiredError(

@@ -5,7 +5,12 @@ import pytest
 
 from qb_mcp.auth.crypto import KeyRing
 from qb_mcp.auth.manager import TokenManager
-from qb_mcp.errors import InvalidClientError, ReauthorizationRequiredError, TokenStoreError
+from qb_mcp.errors import (
+    ConfigError,
+    InvalidClientError,
+    ReauthorizationRequiredError,
+    TokenStoreError,
+)
 from qb_mcp.store import connections
 from tests.auth.conftest import REALM, Harness
 
@@ -192,3 +197,20 @@ async def test_database_file_holds_no_token_in_plain_text(harness: Harness) -> N
     raw = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
     for secret in (grant.access_token, grant.refresh_token, token, fresh.refresh_token):
         assert secret.encode() not in raw
+
+
+async def test_connection_of_another_environment_is_not_refreshed(harness: Harness) -> None:
+    await harness.connect()
+    production = TokenManager(
+        database=harness.database,
+        keyring=harness.keyring,
+        oauth=harness.oauth,
+        environment="production",
+        clock=harness.clock,
+    )
+    harness.clock.advance(3600)
+    with pytest.raises(ConfigError, match="QBO_ENVIRONMENT=emulator"):
+        await production.access_token(REALM)
+    row = await connections.get(harness.database, REALM)
+    assert row is not None and not row.needs_reauth
+    assert harness.server.refresh_count == 0
