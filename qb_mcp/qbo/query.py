@@ -12,7 +12,9 @@ section 6; the emulator reads them the same way). Our choices where the document
 - Control characters (tab, newline, ...) are refused: no name QuickBooks stores holds one.
 - A typographic apostrophe (U+2019, and its twin U+2018) makes QuickBooks fail with a lexical
   error. In a LIKE pattern it becomes `%`, which matches either apostrophe, so "O’Brien" still
-  finds "O'Brien"; anywhere else it is refused with a message saying to use a straight `'`.
+  finds "O'Brien" (and "OBrien": a wider search, never a missed customer; callers filter the
+  rows if they need the exact name); anywhere else it is refused with a message saying to use a
+  straight `'`.
 - A literal longer than 2,000 characters is refused (the longest filterable text, DisplayName,
   holds 500; FullyQualifiedName joins up to five names).
 - Money is written quoted (`TotalAmt > '10.00'`), as in Intuit's own query samples; dates as

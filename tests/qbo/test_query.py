@@ -202,6 +202,26 @@ def test_any_name_is_found_by_an_equality_query_in_the_emulator(text: str) -> No
     assert found[0]["DisplayName"] == text
 
 
+@given(printable.filter(lambda t: "%" not in t))
+def test_any_text_without_wildcards_is_found_by_like_in_the_emulator(text: str) -> None:
+    rows = [_customer(text)]
+    query = Query.select("Customer").where("DisplayName", "LIKE", text + "%")
+    answer = execute(str(query), lambda entity: rows)
+    assert [row["Id"] for row in answer["QueryResponse"]["Customer"]] == ["1"]
+
+
+def test_like_with_typographic_apostrophe_finds_both_spellings_in_the_emulator() -> None:
+    rows = [
+        {"Id": "1", "DisplayName": "Bill's Windsurf Shop", "Active": True},
+        {"Id": "2", "DisplayName": "Bill’s Windsurf Shop", "Active": True},
+        {"Id": "3", "DisplayName": "Bills Windsurf Shop", "Active": True},
+    ]
+    query = Query.select("Customer").where("DisplayName", "LIKE", "Bill’s Windsurf%")
+    answer = execute(str(query), lambda entity: rows)
+    # % also matches nothing, so "Bills" comes too: a wider search, never a missed customer.
+    assert [row["Id"] for row in answer["QueryResponse"]["Customer"]] == ["1", "2", "3"]
+
+
 def test_emulator_runs_every_kind_of_condition_we_write() -> None:
     rows = [
         {
