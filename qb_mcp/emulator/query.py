@@ -67,9 +67,7 @@ class _Field:
 class _Entity:
     name: str
     fields: Mapping[str, _Field]  # by lower-case name
-    others: frozenset[
-        str
-    ]  # lower-case names of attributes that are neither filterable nor sortable
+    others: Mapping[str, str]  # attributes neither filterable nor sortable, by lower-case name
     name_list: bool  # Customer, Item: only active objects unless the query mentions Active
 
 
@@ -85,7 +83,7 @@ def _entity(name: str, specs: str, others: str, *, name_list: bool = False) -> _
         else:
             path = tuple(fname.split("."))
         fields[fname.lower()] = _Field(fname, cast(Kind, kind), path, "f" in flags, "s" in flags)
-    return _Entity(name, fields, frozenset(o.lower() for o in others.split()), name_list)
+    return _Entity(name, fields, {o.lower(): o for o in others.split()}, name_list)
 
 
 # ModificationMetaData's CreateTime and LastUpdatedTime are filterable and sortable on every entity
@@ -549,7 +547,7 @@ def _field(entity: _Entity, tok: Token, *, sort: bool) -> _Field:
         return f
     if f is None and name not in entity.others:
         raise _invalid(f"Property {_clip(tok.image)} not found for Entity {entity.name}")
-    shown = f.name if f is not None else tok.image
+    shown = f.name if f is not None else entity.others[name]
     raise _invalid(f"property '{_clip(shown)}' is not queryable")
 
 
@@ -564,8 +562,12 @@ def _predicate(
         if f.kind not in ("string", "email"):
             raise _invalid(f"operator 'LIKE' is not supported for property '{f.name}'")
         tok = cond.values[0]
-        raw_parts = like_parts(tok) if tok.kind == "STRING" else (tok.image,)
-        parts = tuple(p.casefold() for p in raw_parts)
+        # A bare number is matched as its text; true/false are refused like in `=`.
+        parts = (
+            tuple(p.casefold() for p in like_parts(tok))
+            if tok.kind == "STRING"
+            else (_literal(tok, f),)
+        )
 
         def like(row: Mapping[str, Any]) -> bool:
             value = _stored(row, f)

@@ -122,6 +122,7 @@ ACCEPTED = [
     ("select * from Customer where DisplayName like '%'", ["1", "2", "4", "10"]),
     ("select * from Customer where DisplayName like '100\\%%'", ["4"]),
     ("select * from Customer where DisplayName like '1%0%'", ["4"]),
+    ("select * from Invoice where DocNumber like 1037", ["130"]),
     # A LIKE without % is an exact (case-insensitive) match.
     ("select * from Customer where DisplayName like 'o\\'brien'", []),
     ("select * from Customer where PrimaryEmailAddr = 'birds@intuit.com'", ["1"]),
