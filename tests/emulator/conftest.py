@@ -31,9 +31,17 @@ class FakeClock:
 
     def __init__(self, now: float = START) -> None:
         self.now = now
+        self._break_next = False
 
     def __call__(self) -> float:
+        if self._break_next:
+            self._break_next = False
+            raise RuntimeError("clock failure injected by a test")
         return self.now
+
+    def break_next_read(self) -> None:
+        """Make the next reading raise: a way to force an unexpected error inside the emulator."""
+        self._break_next = True
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -88,3 +96,10 @@ async def client(emulator: Emulator, realm_id: str) -> AsyncIterator[httpx2.Asyn
     token = emulator.issue_tokens(realm_id).access_token
     async with in_process_client(emulator, token) as client:
         yield client
+
+
+def state_of(emulator: Emulator) -> str:
+    """The emulator's whole business state, frozen as text (to check a request changed nothing)."""
+    import json
+
+    return json.dumps(emulator.backend.snapshot(), sort_keys=True, default=str)
