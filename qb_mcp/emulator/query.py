@@ -3,7 +3,7 @@
 `SELECT * | COUNT(*) FROM Entity [WHERE p op v [AND ...]] [ORDERBY p [ASC|DESC][, ...]]
 [STARTPOSITION n] [MAXRESULTS n]`, following ../shared/QBO_API.md section 6 and Intuit's reference.
 
-Where Intuit's documents are silent, these are our choices (each marked "Choice" below too):
+Where Intuit's documents are silent, these are our choices:
 - Strings compare case-insensitively (casefold) for =, IN, LIKE and for <, >, ordering. QBO's
   name lookups behave so in practice; no Intuit document states it.
 - A backslash escapes the next character, whatever it is: `\\'` is `'`, `\\\\` is one backslash,
@@ -380,7 +380,7 @@ def _processing(detail: str) -> QBOFault:
 # ---------------------------------------------------------------------------------------------
 # Values: each property kind maps stored values and literals to one comparable form, or None.
 
-_DATE = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}")
+_DATE = re.compile(r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}")
 
 
 def _decimal(raw: object) -> Decimal | None:
@@ -474,10 +474,9 @@ def _stored(row: Mapping[str, Any], f: _Field) -> Any:
     cur: Any = row
     for key in f.path:
         if not isinstance(cur, Mapping):
-            return None
+            # Tolerate a bare id where a {"value": ...} ref is expected.
+            return _ident(cur) if f.kind == "ref" and key == "value" else None
         cur = cur.get(key)
-    if f.kind == "ref" and cur is None and isinstance(row.get(f.path[0]), str):
-        cur = row.get(f.path[0])  # tolerate a bare id where a {"value": ...} ref is expected
     return _NORMALISE[f.kind](cur)
 
 

@@ -269,6 +269,12 @@ def test_money_comes_back_as_the_stored_decimal() -> None:
     assert isinstance(row["Balance"], Decimal)
 
 
+def test_a_bare_id_where_a_ref_belongs_still_compares() -> None:
+    rows = [{"Id": "1", "CustomerRef": "7"}, {"Id": "2", "CustomerRef": {"value": "7"}}]
+    answer = execute("select * from Invoice where CustomerRef = '7'", lambda _: rows)
+    assert [r["Id"] for r in answer["QueryResponse"]["Invoice"]] == ["1", "2"]
+
+
 def test_object_without_the_property_matches_no_condition_on_it() -> None:
     assert ids("select * from Customer where GivenName like '%'") == ["1", "4"]
     assert ids("select * from Customer where PrimaryEmailAddr like '%'") == ["1"]
