@@ -524,6 +524,10 @@ def _from_oauth(
     name = error.strip().lower()
     safe_name = name if _OAUTH_NAME.match(name) else "unknown"
     entry = OAUTH_ERRORS.get(name)
+    if entry is None and re.fullmatch(r"http_(?:5\d\d|429)", name):
+        # `faults` names an undocumented OAuth answer after its status: a 5xx or 429 from
+        # Intuit's sign-in service is passing trouble, not a broken connection.
+        entry = OAUTH_ERRORS["temporarily_unavailable"]
     if entry is None:
         entry = CatalogEntry(
             f"oauth:{safe_name}",

@@ -87,9 +87,12 @@ def normalise_name(value: str | None) -> str:
     """A name folded for comparison: no accents or case, apostrophes gone, words single-spaced."""
     if not value:
         return ""
-    # Casefold before NFKD: casefolding can itself produce combining marks (İ -> i + dot above).
-    text = unicodedata.normalize("NFKD", str(value).translate(_FOLD).casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = str(value)
+    # Twice: casefolding can produce combining marks (İ -> i + dot above), and NFKD can produce
+    # letters that casefold further (mathematical bold 𝐀 -> A).
+    for _ in range(2):
+        text = unicodedata.normalize("NFKD", text.translate(_FOLD).casefold())
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return _NOT_WORD.sub(" ", text.translate(_FOLD)).strip()
 
 

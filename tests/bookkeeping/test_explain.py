@@ -529,3 +529,29 @@ def test_any_standard_fault_keeps_its_code(code: str, message: str, detail: str)
     body = {"Fault": {"Error": [{"code": code, "Message": message, "Detail": detail}]}}
     explanation = explain_fault(json.dumps(body))
     assert explanation.codes == [str(int(code))]
+
+
+def test_oauth_server_trouble_is_retryable() -> None:
+    exc = faults.error_from_oauth_response(503, b"<html>down</html>")
+    explanation = explain_error(exc)
+    assert explanation.kind == "oauth_error" and explanation.retryable
+
+
+def test_node_quickbooks_gateway_wrapper() -> None:
+    body = (
+        '{"warnings":null,"intuitObject":null,"fault":{"error":[{"message":"message='
+        'AuthorizationFailed; errorCode=003100; statusCode=403","detail":null,"code":"3100",'
+        '"element":null}],"type":"SERVICE"},"report":null,"time":1543012192555}'
+    )
+    explanation = explain_fault(body)
+    assert explanation.codes == ["3100"] and explanation.category == "authorization"
+
+
+def test_sdk_message_with_embedded_xml() -> None:
+    text = (
+        "AuthorizationException: QB Auth Exception 401: Application authentication failed "
+        '<?xml version="1.0"?><IntuitResponse><Fault type="AuthenticationFault"><Error code="130">'
+        "<Message>Accessing Wrong Cluster</Message></Error></Fault></IntuitResponse>"
+    )
+    explanation = explain_fault(text)
+    assert explanation.codes == ["130"] and "QBO_ENVIRONMENT" in explanation.fix
