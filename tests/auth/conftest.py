@@ -9,16 +9,16 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from starlette.applications import Starlette
 
 from qb_mcp.auth.crypto import KeyRing
 from qb_mcp.auth.intuit import IntuitOAuth, TokenGrant
 from qb_mcp.auth.manager import TokenManager
 from qb_mcp.config import OAuthEndpoints
+from qb_mcp.emulator import DEMO_REALM_ID, Emulator, EmulatorConfig
 from qb_mcp.emulator.oauth import OAuthServer
 from qb_mcp.store import Database, open_database
 
-REALM = "9341453050298"
+REALM = DEMO_REALM_ID
 START = 1_800_000_000.0
 
 
@@ -38,6 +38,7 @@ class FakeClock:
 @dataclass
 class Harness:
     clock: FakeClock
+    emulator: Emulator
     server: OAuthServer
     transport: httpx2.AsyncBaseTransport
     database: Database
@@ -64,15 +65,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def oauth_server(clock: FakeClock) -> OAuthServer:
-    return OAuthServer(clock=clock, rotate_refresh_after=0, default_realm=lambda: REALM)
+def emulator(clock: FakeClock) -> Emulator:
+    """The Intuit of the tests; refresh tokens rotate on every refresh, the strictest case."""
+    return Emulator(EmulatorConfig(rotate_refresh_after=0), clock=clock)
 
 
 @pytest.fixture
-async def harness(
-    tmp_path: Path, clock: FakeClock, oauth_server: OAuthServer
-) -> AsyncIterator[Harness]:
-    transport = httpx2.ASGITransport(app=Starlette(routes=oauth_server.routes()))
+async def harness(tmp_path: Path, clock: FakeClock, emulator: Emulator) -> AsyncIterator[Harness]:
+    transport = httpx2.ASGITransport(app=emulator.app)
     database = await open_database(tmp_path / "home" / "qb-mcp.sqlite3")
     keyring = KeyRing([os.urandom(32)])
     oauth = IntuitOAuth(
@@ -85,7 +85,7 @@ async def harness(
         database=database, keyring=keyring, oauth=oauth, environment="emulator", clock=clock
     )
     try:
-        yield Harness(clock, oauth_server, transport, database, keyring, oauth, manager)
+        yield Harness(clock, emulator, emulator.oauth, transport, database, keyring, oauth, manager)
     finally:
         await oauth.aclose()
         await database.close()

@@ -205,3 +205,24 @@ async def test_callback_server_shows_a_wrong_state_and_fails_the_login(harness: 
     with pytest.raises(InvalidArgumentError, match="does not match"):
         await serving
     assert await connections.list_all(harness.database) == []
+
+
+async def test_login_stores_the_company_name_from_companyinfo(harness: Harness) -> None:
+    flow = make_flow(harness)
+    result = await flow.complete(await consent(harness, flow.authorize_url()))
+    assert result.company_name == "Craig's Design and Landscaping Services"
+    row = await connections.get(harness.database, REALM)
+    assert row is not None and row.company_name == result.company_name
+
+
+async def test_login_keeps_the_connection_when_companyinfo_fails(harness: Harness) -> None:
+    flow = LoginFlow(
+        oauth=harness.oauth,
+        manager=harness.manager,
+        redirect_uri=REDIRECT,
+        api_base_url="http://127.0.0.1:9",  # nothing listens: the name cannot be read
+        clock=harness.clock,
+    )
+    result = await flow.complete(await consent(harness, flow.authorize_url()))
+    assert result.company_name is None
+    assert await connections.get(harness.database, REALM) is not None

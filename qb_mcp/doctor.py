@@ -1,0 +1,254 @@
+"""`qb-mcp doctor`: one line per check, OK or what to do about it.
+
+Checks configuration, the token keys, the database, each connection's token health, a live
+`companyinfo` call per connection, and the webhook verifier. Exit 0 only when every line is OK;
+a WARN (works, but should be fixed: e.g. the key file beside the database) also exits 1, so a
+script can tell "all good" from "works for now".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx2
+
+from qb_mcp.auth.company import company_name, fetch_company_info
+from qb_mcp.auth.crypto import KeyRing, key_file_mode_ok, key_file_path, load_keyring
+from qb_mcp.auth.manager import WARN_WITHIN_SECONDS, refresh_deadline
+from qb_mcp.auth.wiring import api_base_url, open_auth
+from qb_mcp.config import Settings
+from qb_mcp.errors import ConfigError, QbMcpError, TokenStoreError
+from qb_mcp.store import connections, open_database
+from qb_mcp.store.connections import ConnectionRow
+from qb_mcp.store.db import migrations
+
+Status = Literal["OK", "WARN", "FIX"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the report."""
+
+    status: Status
+    name: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.status:<4} {self.name}: {self.message}"
+
+
+def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Print every check; 0 when all are OK, 1 otherwise."""
+    checks = asyncio.run(diagnose(settings, offline=bool(getattr(args, "offline", False))))
+    for check in checks:
+        print(check.line())
+    return 0 if all(check.status == "OK" for check in checks) else 1
+
+
+async def diagnose(
+    settings: Settings,
+    *,
+    offline: bool = False,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[Check]:
+    """Run every check against `settings` (the transport reaches Intuit or the emulator)."""
+    checks = [_configuration(settings)]
+    keyring, key_check = _keys(settings)
+    checks.append(key_check)
+    rows, db_checks = await _database(settings)
+    checks.extend(db_checks)
+    if rows is not None:
+        checks.extend(_connection_health(row, settings, keyring, clock()) for row in rows)
+        if rows and not offline:
+            checks.extend(await _live(settings, rows, transport, clock))
+    checks.append(_webhooks(settings))
+    return checks
+
+
+def _configuration(settings: Settings) -> Check:
+    name = "configuration"
+    if settings.environment == "emulator":
+        return Check("OK", name, "environment emulator (no Intuit account needed)")
+    for variable, value in (
+        ("QBO_CLIENT_ID", settings.client_id),
+        ("QBO_CLIENT_SECRET", settings.client_secret),
+    ):
+        if not value:
+            return Check(
+                "FIX",
+                name,
+                f"set {variable} (from your app's Keys & credentials page at developer.intuit.com)",
+            )
+    return Check("OK", name, f"environment {settings.environment}, data folder {settings.home}")
+
+
+def _keys(settings: Settings) -> tuple[KeyRing | None, Check]:
+    name = "token keys"
+    path = key_file_path(settings.home)
+    try:
+        keyring = load_keyring(settings, create=False)
+    except TokenStoreError as exc:
+        if settings.token_keys or path.exists():
+            return None, Check("FIX", name, str(exc))
+        return None, Check(
+            "WARN",
+            name,
+            f"no key yet; one would be generated at {path}. Better: set QBO_TOKEN_KEYS to a "
+            "32-byte url-safe base64 key kept outside the data folder",
+        )
+    if path.exists() and not key_file_mode_ok(path):
+        return keyring, Check("FIX", name, f"{path} is readable by others: chmod 600 {path}")
+    if keyring.source == "key file":
+        return keyring, Check(
+            "WARN",
+            name,
+            f"the key is in {path}, beside the database (a copy of the folder exposes the "
+            "tokens): set QBO_TOKEN_KEYS to a new key, run `qb-mcp auth rotate-key`, then "
+            "delete the file",
+        )
+    if path.exists():
+        return keyring, Check(
+            "WARN",
+            name,
+            f"QBO_TOKEN_KEYS is set but {path} still exists: run `qb-mcp auth rotate-key`, then "
+            "delete the file",
+        )
+    count = len(keyring.key_ids)
+    return keyring, Check(
+        "OK",
+        name,
+        f"QBO_TOKEN_KEYS ({count} key{'s' * (count > 1)}, newest {keyring.newest_key_id})",
+    )
+
+
+async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, list[Check]]:
+    name = "database"
+    path = settings.database_path
+    if not path.exists():
+        return None, [
+            Check("FIX", name, f"{path} does not exist yet: run `qb-mcp auth login`"),
+        ]
+    checks: list[Check] = []
+    loose = _loose_modes(settings.home, path)
+    if loose:
+        checks.append(Check("FIX", "file modes", f"{loose} (should be owner-only)"))
+    else:
+        checks.append(Check("OK", "file modes", "data folder 0700, database files 0600"))
+    try:
+        database = await open_database(path)
+    except (ConfigError, sqlite3.Error) as exc:
+        return None, [*checks, Check("FIX", name, f"cannot open {path}: {exc}")]
+    try:
+        version = await database.schema_version()
+        rows = await connections.list_all(database)
+    except sqlite3.Error as exc:
+        return None, [*checks, Check("FIX", name, f"cannot read {path}: {exc}")]
+    finally:
+        await database.close()
+    latest = migrations()[-1][0]
+    checks.insert(0, Check("OK", name, f"{path} (schema {version} of {latest})"))
+    if not rows:
+        checks.append(Check("FIX", "connections", "no company connected: run `qb-mcp auth login`"))
+    return rows, checks
+
+
+def _loose_modes(home: Path, database: Path) -> str:
+    problems: list[str] = []
+    if stat.S_IMODE(home.stat().st_mode) & 0o077:
+        problems.append(f"chmod 700 {home}")
+    for candidate in sorted(home.iterdir()):
+        if (
+            candidate.name.startswith(database.name)
+            and stat.S_IMODE(candidate.stat().st_mode) & 0o077
+        ):
+            problems.append(f"chmod 600 {candidate}")
+    return "; ".join(problems)
+
+
+def _connection_health(
+    row: ConnectionRow, settings: Settings, keyring: KeyRing | None, now: float
+) -> Check:
+    name = f"connection {row.realm_id}"
+    label = f"{row.company_name} " if row.company_name else ""
+    if row.environment != settings.environment:
+        return Check(
+            "FIX",
+            name,
+            f"{label}was connected in the {row.environment} environment: set "
+            f"QBO_ENVIRONMENT={row.environment} to use it",
+        )
+    if row.needs_reauth:
+        return Check("FIX", name, f"{label}needs re-authorization: run `qb-mcp auth login`")
+    if keyring is None or not keyring.has_key(row.key_id):
+        return Check(
+            "FIX",
+            name,
+            f"{label}is encrypted with key {row.key_id}, which is not configured: restore it in "
+            "QBO_TOKEN_KEYS, or run `qb-mcp auth login` again",
+        )
+    try:
+        keyring.decrypt(row.refresh_token, realm_id=row.realm_id, column="refresh_token")
+    except TokenStoreError as exc:
+        return Check("FIX", name, str(exc))
+    left = refresh_deadline(row) - now
+    if left <= 0:
+        return Check("FIX", name, f"{label}expired: run `qb-mcp auth login`")
+    days = left / 86_400
+    if left < WARN_WITHIN_SECONDS:
+        return Check(
+            "WARN",
+            name,
+            f"{label}can be refreshed for {days:.1f} more days: run `qb-mcp auth login` soon",
+        )
+    return Check("OK", name, f"{label}tokens readable, refreshable for {days:.0f} more days")
+
+
+async def _live(
+    settings: Settings,
+    rows: list[ConnectionRow],
+    transport: httpx2.AsyncBaseTransport | None,
+    clock: Callable[[], float],
+) -> list[Check]:
+    usable = [r for r in rows if r.environment == settings.environment and not r.needs_reauth]
+    if not usable:
+        return []
+    checks: list[Check] = []
+    try:
+        base_url = api_base_url(settings)
+        async with open_auth(settings, transport=transport, create_key=False, clock=clock) as auth:
+            for row in usable:
+                name = f"live companyinfo {row.realm_id}"
+                try:
+                    info = await fetch_company_info(
+                        base_url=base_url,
+                        realm_id=row.realm_id,
+                        tokens=auth.manager,
+                        transport=transport,
+                    )
+                except QbMcpError as exc:
+                    checks.append(Check("FIX", name, str(exc)))
+                    continue
+                who = company_name(info) or "the company"
+                checks.append(Check("OK", name, f"answered for {who}"))
+    except QbMcpError as exc:  # could not even set up: settings, key or database
+        checks.append(Check("FIX", "live companyinfo", str(exc)))
+    return checks
+
+
+def _webhooks(settings: Settings) -> Check:
+    if settings.webhook_verifier_token:
+        return Check("OK", "webhooks", "verifier token configured")
+    return Check(
+        "FIX",
+        "webhooks",
+        "set QBO_WEBHOOK_VERIFIER_TOKEN (your app's Webhooks page) so notifications can be verified",
+    )
