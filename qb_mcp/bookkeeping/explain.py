@@ -334,7 +334,11 @@ def _explain_payload(
         data = json.loads(text)
     except (ValueError, RecursionError):
         # Malformed or cut-off JSON: the message path may still find a code in the text.
-        found = _explain_message(text, status_code=status_code, intuit_tid=intuit_tid)
+        # look_inside=False: a body found inside this one must not be searched again (each
+        # level would recurse once more on inputs made of repeated openings).
+        found = _explain_message(
+            text, status_code=status_code, intuit_tid=intuit_tid, look_inside=False
+        )
         if found.recognised:
             return found
         return _unrecognised(
@@ -410,8 +414,15 @@ def _from_batch(
     )
 
 
-def _explain_message(text: str, *, status_code: int | None, intuit_tid: str | None) -> Explanation:
+def _explain_message(
+    text: str, *, status_code: int | None, intuit_tid: str | None, look_inside: bool = True
+) -> Explanation:
     """Free text: an error message, a log line, our own exception text."""
+    embedded = _embedded_body(text) if look_inside else None
+    if embedded is not None:
+        inside = _explain_payload(embedded, status_code=status_code, intuit_tid=intuit_tid)
+        if inside is not None and inside.recognised:
+            return inside
     for pattern in (_ERROR_CODE, _CODE_FIELD, _ERROR_WORD):
         for found in pattern.finditer(text):
             number = _code_number(found.group(1))
@@ -669,6 +680,20 @@ _PHRASES: tuple[tuple[str, CatalogEntry], ...] = tuple(
         key=lambda pair: -len(pair[0]),
     )
 )
+
+
+# SDK exceptions and log lines often wrap the body QuickBooks sent ("... with body: [<?xml ...").
+_BODY_STARTS = ("<?xml", "<IntuitResponse", '{"Fault"', '{"fault"', '{"warnings"', '{"error"')
+
+
+def _embedded_body(text: str) -> str | None:
+    """The fault body inside a longer message, cut at its last closing character."""
+    starts = [i for i in (text.find(marker) for marker in _BODY_STARTS) if i > 0]
+    if not starts:
+        return None
+    body = text[min(starts) :]
+    end = body.rfind(">" if body[0] == "<" else "}")
+    return body[: end + 1] if end > 0 else None
 
 
 def _entry_for_phrase(text: str) -> CatalogEntry | None:

@@ -555,3 +555,23 @@ def test_sdk_message_with_embedded_xml() -> None:
     )
     explanation = explain_fault(text)
     assert explanation.codes == ["130"] and "QBO_ENVIRONMENT" in explanation.fix
+
+
+def test_php_sdk_message_with_the_body_inside() -> None:
+    text = (
+        "ServiceException: Http Status Code [400]: Request is not made successful. Response "
+        'Code:[400] with body: [<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<IntuitResponse xmlns="http://schema.intuit.com/finance/v3"><Fault type="ValidationFault">'
+        '<Error code="2500" element="Line.SalesItemLineDetail.ItemRef"><Message>Invalid Reference '
+        "Id</Message><Detail>Invalid Reference Id : Line.SalesItemLineDetail.ItemRef</Detail>"
+        "</Error></Fault></IntuitResponse>]."
+    )
+    explanation = explain_fault(text)
+    assert explanation.codes == ["2500"]
+    assert explanation.intuit_element == "Line.SalesItemLineDetail.ItemRef"
+
+
+@pytest.mark.parametrize("opening", ['{"Fault":', "<IntuitResponse>", '{"error"'])
+def test_repeated_openings_do_not_recurse(opening: str) -> None:
+    text = "x " + opening * ((MAX_INPUT_CHARS - 2) // len(opening))
+    assert explain_fault(text).recognised is False
