@@ -118,6 +118,7 @@ class Emulator:
             client_id=config.client_id,
             client_secret=config.client_secret,
             default_realm=self.default_realm,
+            has_realm=self.backend.has_company,
         )
         self.chaos = Chaos()
         self.limiter = Limiter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -33,6 +34,15 @@ def bind(host: str, port: int) -> socket.socket:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.setblocking(False)
     return sock
+
+
+class _QuietDrops(logging.Filter):
+    """Keep uvicorn from printing a traceback for each connection the emulator cut on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from qb_mcp.emulator.api import DroppedConnection
+
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
 
 
 def run_emulator(args: argparse.Namespace, settings: Settings) -> int:
@@ -71,6 +81,7 @@ def run_emulator(args: argparse.Namespace, settings: Settings) -> int:
     server = uvicorn.Server(
         uvicorn.Config(emulator.app, log_level="warning", lifespan="on", access_log=False)
     )
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     try:
         server.run(sockets=[sock])
     finally:

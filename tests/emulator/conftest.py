@@ -6,11 +6,14 @@
 - `emulator`: an `Emulator` on the fake clock, serving the demo company.
 - `client`: an `httpx2.AsyncClient` talking to it in process, with a valid bearer token for the
   demo company and `Accept: application/json`; `base` is the company's API path.
+- `in_process_client(emulator, token)`, `served(emulator)` (uvicorn on a loopback port) and
+  `state_of(emulator)` (the business state as text, to check that a request changed nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -103,3 +106,37 @@ def state_of(emulator: Emulator) -> str:
     import json
 
     return json.dumps(emulator.backend.snapshot(), sort_keys=True, default=str)
+
+
+@contextlib.contextmanager
+def served(emulator: Emulator) -> Iterator[str]:
+    """Run the emulator under uvicorn on a free loopback port (in a thread); yields its base URL.
+
+    The socket is bound and listening before the thread starts, so clients can connect at once
+    (the kernel queues them until uvicorn accepts): no waiting for start-up.
+    """
+    import threading
+
+    import uvicorn
+
+    from qb_mcp.emulator.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            emulator.app,
+            log_level="critical",
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
