@@ -641,10 +641,12 @@ def _entry_for_code(number: str) -> CatalogEntry | None:
 
 def _related(codes: Sequence[str], *, skip: Sequence[str]) -> list[RelatedFault]:
     related = []
-    for code in _unique(codes):
+    seen = set(skip)
+    for code in codes:
         number = _code_number(code)
-        if code in skip or number is None:
+        if number is None or number in seen:
             continue
+        seen.add(number)
         entry = _entry_for_code(number)
         if entry is not None:
             related.append(RelatedFault(code=number, title=entry.title, fix=entry.fix))

@@ -575,3 +575,10 @@ def test_php_sdk_message_with_the_body_inside() -> None:
 def test_repeated_openings_do_not_recurse(opening: str) -> None:
     text = "x " + opening * ((MAX_INPUT_CHARS - 2) // len(opening))
     assert explain_fault(text).recognised is False
+
+
+def test_codes_with_leading_zeros_are_one_code() -> None:
+    body = {"Fault": {"Error": [{"code": "06240"}, {"code": "6240"}, {"code": "0610"}]}}
+    explanation = explain_fault(body)
+    assert explanation.codes == ["6240", "610"]
+    assert [r.code for r in explanation.related] == ["610"]
