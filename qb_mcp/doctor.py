@@ -140,7 +140,15 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
     checks: list[Check] = []
     loose = _loose_modes(settings.home, path)
     if loose:
-        checks.append(Check("FIX", "file modes", f"{loose} (should be owner-only)"))
+        # Opening the database (below) tightens them; say so, since the tokens' ciphertext and
+        # the key file may have been readable by others until now.
+        checks.append(
+            Check(
+                "WARN",
+                "file modes",
+                f"{loose} were readable by others; now tightened to owner-only",
+            )
+        )
     else:
         checks.append(Check("OK", "file modes", "data folder 0700, database files 0600"))
     try:

@@ -333,3 +333,30 @@ def test_login_with_a_remote_redirect_uri_creates_nothing(
     code, _, err = run(["auth", "login", "--no-browser"], capsys)
     assert_one_line_error(code, err, "QBO_REDIRECT_URI")
     assert not qbo_home.exists()
+
+
+# ---- doctor ---------------------------------------------------------------------------------
+
+
+def test_doctor_exits_0_when_every_check_is_ok(
+    env: dict[str, str],
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QBO_WEBHOOK_VERIFIER_TOKEN", "verifier-token")
+    connect(emulator)
+    code, out, _ = run(["doctor"], capsys)
+    assert code == 0, out
+    assert all(line.startswith("OK ") for line in out.strip().splitlines())
+    assert f"live companyinfo {DEMO_REALM_ID}" in out
+
+
+def test_doctor_exits_1_and_says_what_to_do(
+    env: dict[str, str], qbo_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["doctor", "--offline"], capsys)
+    assert code == 1
+    assert "FIX  database" in out and "qb-mcp auth login" in out
+    assert "FIX  webhooks" in out and "QBO_WEBHOOK_VERIFIER_TOKEN" in out
+    assert "verifier-token" not in out
