@@ -101,7 +101,7 @@ def customer(tx: Tx, props: dict[str, Any], old: Obj | None) -> Obj:
         "domain": "QBO",
         "sparse": False,
     }
-    _address_ids(tx, out, ("BillAddr", "ShipAddr"), old)
+    address_ids(tx, out, ("BillAddr", "ShipAddr"), old)
     return out
 
 
@@ -145,11 +145,11 @@ def company_info(tx: Tx, props: dict[str, Any], old: Obj | None) -> Obj:
         "domain": "QBO",
         "sparse": False,
     }
-    _address_ids(tx, out, ("CompanyAddr", "CustomerCommunicationAddr", "LegalAddr"), old)
+    address_ids(tx, out, ("CompanyAddr", "CustomerCommunicationAddr", "LegalAddr"), old)
     return out
 
 
-def _address_ids(tx: Tx, out: Obj, keys: tuple[str, ...], old: Obj | None) -> None:
+def address_ids(tx: Tx, out: Obj, keys: tuple[str, ...], old: Obj | None) -> None:
     """QuickBooks gives every stored address its own Id (kept across updates)."""
     for key in keys:
         addr = out.get(key)

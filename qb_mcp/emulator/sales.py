@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from qb_mcp.emulator import fields as f
 from qb_mcp.emulator import values as v
 from qb_mcp.emulator.faults import QBOFault
+from qb_mcp.emulator.names import address_ids
 from qb_mcp.emulator.realms import Obj, Tx, company_day
 
 ZERO = Decimal("0.00")
@@ -223,6 +225,17 @@ def sales(
             if key not in props and key in old:
                 props[key] = old[key]
     props.setdefault("TxnDate", company_day(tx.now))
+    if entity == "Invoice" and "DueDate" not in props:
+        # QuickBooks' default terms are Net 30 (invoice-create-response.json: +30 days).
+        due = date.fromisoformat(props["TxnDate"]) + timedelta(days=30)
+        props["DueDate"] = due.isoformat()
+    # Like QuickBooks, a transaction without addresses or email takes the customer's.
+    for key, source in (("BillAddr", "BillAddr"), ("ShipAddr", "ShipAddr")):
+        if key not in props and customer.get(source):
+            props[key] = {k: val for k, val in customer[source].items() if k != "Id"}
+    if "BillEmail" not in props and customer.get("PrimaryEmailAddr", {}).get("Address"):
+        props["BillEmail"] = dict(customer["PrimaryEmailAddr"])
+    address_ids(tx, props, ("BillAddr", "ShipAddr", "ShipFromAddr"), old)
     _doc_number(tx, entity, props, old)
     out: Obj = {
         "PrintStatus": "NotSet",
@@ -392,6 +405,8 @@ def payment(tx: Tx, props: dict[str, Any], body: Mapping[str, Any], old: Obj | N
     props.setdefault("TxnDate", old["TxnDate"] if old else company_day(tx.now))
     return {
         "ProcessPayment": False,
+        # The sandbox's Undeposited Funds account, as in payment-create-response.json.
+        "DepositToAccountRef": {"value": "4"},
         **props,
         "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         "Line": lines,

@@ -334,3 +334,28 @@ def test_company_info_sparse_update(backend: Backend) -> None:
     after = backend.write(R, "companyinfo", body)["CompanyInfo"]
     assert after["LegalName"] == "Craig Ltd" and after["CompanyName"] == info["CompanyName"]
     assert code(fault(backend.write, R, "companyinfo", {"CompanyName": "New"})) == "500"
+
+
+# what QuickBooks answers, a client can send back
+
+
+@pytest.mark.parametrize("entity", ["Customer", "Item", "Estimate", "Invoice", "Payment"])
+def test_every_seeded_object_round_trips_as_full_and_sparse_update(
+    backend: Backend, entity: str
+) -> None:
+    rows = backend.query(R, f"select * from {entity} maxresults 1000")["QueryResponse"][entity]
+    for row in rows:
+        if row.get("Active") is False:
+            continue
+        full = backend.write(R, entity, dict(row))[entity]
+        assert full["SyncToken"] == str(int(row["SyncToken"]) + 1)
+        for key in ("TotalAmt", "Balance", "UnappliedAmt", "DisplayName", "Name", "DocNumber"):
+            assert full.get(key) == row.get(key)
+        sparse = backend.write(R, entity, {**full, "sparse": True})[entity]
+        assert sparse["SyncToken"] == str(int(full["SyncToken"]) + 1)
+
+
+def test_company_info_round_trips(backend: Backend) -> None:
+    info = backend.company_info(R)["CompanyInfo"]
+    after = backend.write(R, "companyinfo", dict(info))["CompanyInfo"]
+    assert after["CompanyAddr"] == info["CompanyAddr"] and after["SyncToken"] == "1"

@@ -501,3 +501,25 @@ def test_delete_needs_id_and_synctoken(backend: Backend) -> None:
     assert code(fault(backend.write, R, "invoice", {"SyncToken": "0"}, "delete")) == "2020"
     inv = invoice(backend, 1)
     assert code(fault(backend.write, R, "invoice", {"Id": inv["Id"]}, "delete")) == "2020"
+
+
+def test_invoice_defaults_due_date_and_customer_details(backend: Backend) -> None:
+    backend.write(
+        R,
+        "customer",
+        {
+            "Id": "1",
+            "SyncToken": "0",
+            "sparse": True,
+            "BillAddr": {"Line1": "1 Main St"},
+            "PrimaryEmailAddr": {"Address": "ann@example.com"},
+        },
+    )
+    inv = invoice(backend, 10, TxnDate="2026-01-10")
+    assert inv["DueDate"] == "2026-02-09"
+    assert inv["BillAddr"]["Line1"] == "1 Main St" and inv["BillAddr"]["Id"]
+    assert inv["BillEmail"] == {"Address": "ann@example.com"}
+
+
+def test_payment_defaults_deposit_account(backend: Backend) -> None:
+    assert pay(backend, 5)["DepositToAccountRef"] == {"value": "4"}
