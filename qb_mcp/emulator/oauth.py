@@ -36,6 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from qb_mcp.emulator import faults
+from qb_mcp.emulator.idtoken import IdTokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ class OAuthServer:
         self._access: dict[str, _Access] = {}  # by digest
         # The API may run under uvicorn in a thread while a test issues tokens from another one.
         self._lock = threading.Lock()
+        self._id_tokens = IdTokenSigner()
 
     # ---- routes -------------------------------------------------------------------------------
 
@@ -374,8 +376,9 @@ class OAuthServer:
             now = self._clock()
             with self._lock:
                 self._prune(now)
+                scope = ""
                 if grant_type == "authorization_code":
-                    pair, first = self._exchange_code(form, client_id, now)
+                    pair, first, scope = self._exchange_code(form, client_id, now)
                 elif grant_type == "refresh_token":
                     pair, first = self._refresh_grant(form, client_id, now)
                 else:
@@ -390,6 +393,19 @@ class OAuthServer:
             "expires_in": pair.expires_in,
             "x_refresh_token_expires_in": pair.x_refresh_token_expires_in,
         }
+        if "openid" in scope.split():
+            # Only the code exchange answers with an id_token, and only for the openid scope.
+            body["id_token"] = self._id_tokens.sign(
+                {
+                    "sub": _subject(pair.realm_id),
+                    "aud": [client_id],
+                    "realmid": pair.realm_id,
+                    "auth_time": int(now),
+                    "iss": f"{request.url.scheme}://{request.url.netloc}/op/v1",
+                    "exp": int(now) + 3600,
+                    "iat": int(now),
+                }
+            )
         if request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true":
             body["x_refresh_token_hard_expires_in"] = max(0, int(first + HARD_EXPIRY_SECONDS - now))
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -431,7 +447,7 @@ class OAuthServer:
 
     def _exchange_code(
         self, form: dict[str, str], client_id: str, now: float
-    ) -> tuple[TokenPair, float]:
+    ) -> tuple[TokenPair, float, str]:
         code = form.get("code")
         redirect_uri = form.get("redirect_uri")
         if not code or not redirect_uri:
@@ -449,7 +465,7 @@ class OAuthServer:
             raise OAuthError("invalid_grant")
         pair = self._new_grant(record.realm_id, client_id, record.scope)
         record.grant_id = self._refresh[_digest(pair.refresh_token)]
-        return pair, now
+        return pair, now, record.scope
 
     def _refresh_grant(
         self, form: dict[str, str], client_id: str, now: float
@@ -549,8 +565,7 @@ class OAuthServer:
         )
 
     async def _jwks(self, request: Request) -> Response:
-        # The emulator issues no id_token, so it publishes no signing key.
-        return JSONResponse({"keys": []})
+        return JSONResponse(self._id_tokens.jwks())
 
     async def _userinfo(self, request: Request) -> Response:
         header = request.headers.get("authorization") or ""
@@ -567,10 +582,13 @@ class OAuthServer:
                     status_code=401,
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
-            # A stable pseudonymous subject per company (the emulator has no users).
-            sub = hashlib.sha256(f"emulator-user:{grant.realm_id}".encode()).hexdigest()[:32]
             return JSONResponse(
-                {"sub": sub, "givenName": "Demo", "familyName": "User", "emailVerified": True}
+                {
+                    "sub": _subject(grant.realm_id),
+                    "givenName": "Demo",
+                    "familyName": "User",
+                    "emailVerified": True,
+                }
             )
 
     # ---- internals (call with the lock held) --------------------------------------------------
@@ -620,6 +638,11 @@ class OAuthServer:
         ]
         for gid in dead:
             self._refresh.pop(self._grants.pop(gid).refresh_digest, None)
+
+
+def _subject(realm_id: str) -> str:
+    """A stable pseudonymous user id per company (the emulator has no users)."""
+    return hashlib.sha256(f"emulator-user:{realm_id}".encode()).hexdigest()[:32]
 
 
 def _valid_redirect_uri(uri: str) -> bool:

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.applications import Starlette
 
 from qb_mcp.emulator.faults import QBOFault
@@ -528,7 +530,39 @@ async def test_discovery_points_at_this_host(client: httpx2.AsyncClient, path: s
     assert doc["response_types_supported"] == ["code"]
     assert "client_secret_basic" in doc["token_endpoint_auth_methods_supported"]
     jwks = await client.get(urlsplit(doc["jwks_uri"]).path)
-    assert jwks.json() == {"keys": []}
+    assert [k["alg"] for k in jwks.json()["keys"]] == ["RS256"]
+
+
+async def test_openid_scope_adds_an_id_token_signed_by_the_jwks_key(
+    client: httpx2.AsyncClient, clock: Clock, samples_dir: Path
+) -> None:
+    sample = json.loads((samples_dir / "oauth-token-response.json").read_text())
+    code = (await get_code(client, scope=f"{SCOPE} openid email"))["code"]
+    body = (await exchange(client, code)).json()
+    assert set(body) == set(sample)
+    header_b64, claims_b64, signature_b64 = body["id_token"].split(".")
+    key = (await client.get("/op/v1/jwks")).json()["keys"][0]
+    public = rsa.RSAPublicNumbers(b64int(key["e"]), b64int(key["n"])).public_key()
+    public.verify(  # raises InvalidSignature when the token does not match the published key
+        unb64(signature_b64),
+        f"{header_b64}.{claims_b64}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    assert json.loads(unb64(header_b64))["kid"] == key["kid"]
+    claims = json.loads(unb64(claims_b64))
+    assert claims["aud"] == ["client-a"]
+    assert claims["realmid"] == REALM
+    assert claims["iss"] == "http://emulator/op/v1"
+    assert claims["exp"] > clock.now
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64int(text: str) -> int:
+    return int.from_bytes(unb64(text), "big")
 
 
 async def test_userinfo_needs_a_valid_token(
