@@ -140,6 +140,12 @@ def parse_changed_since(raw: Any) -> datetime:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=PACIFIC)
+    try:
+        when.timestamp()
+    except (OverflowError, ValueError):
+        raise v.invalid_property(
+            f"changedSince '{text[:60]}' is out of range", "changedSince"
+        ) from None
     return when
 
 

@@ -227,7 +227,10 @@ def sales(
     props.setdefault("TxnDate", company_day(tx.now))
     if entity == "Invoice" and "DueDate" not in props:
         # QuickBooks' default terms are Net 30 (invoice-create-response.json: +30 days).
-        due = date.fromisoformat(props["TxnDate"]) + timedelta(days=30)
+        try:
+            due = date.fromisoformat(props["TxnDate"]) + timedelta(days=30)
+        except OverflowError:
+            raise v.invalid_property("TxnDate is out of range", "TxnDate") from None
         props["DueDate"] = due.isoformat()
     # Like QuickBooks, a transaction without addresses or email takes the customer's.
     for key, source in (("BillAddr", "BillAddr"), ("ShipAddr", "ShipAddr")):
@@ -252,6 +255,11 @@ def sales(
         "sparse": False,
     }
     if entity == "Estimate":
+        if old and old["LinkedTxn"] and old["CustomerRef"]["value"] != customer["Id"]:
+            raise v.business(
+                "The customer of an estimate linked to an invoice cannot be changed.",
+                "CustomerRef",
+            )
         out.setdefault("TxnStatus", "Pending")
         out["LinkedTxn"] = list(old["LinkedTxn"]) if old else []
         return out

@@ -20,6 +20,7 @@ from qb_mcp.emulator.faults import QBOFault
 CENT = Decimal("0.01")
 # QuickBooks caps amounts well below this; anything larger is a client bug, not money.
 MAX_MAGNITUDE = Decimal("1e13")
+MAX_DIGITS = 20
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
@@ -148,7 +149,13 @@ def number(value: Any, element: str) -> Decimal:
         result = Decimal(str(value).strip()) if isinstance(value, str | float) else Decimal(value)
     except (InvalidOperation, ValueError):
         result = Decimal("NaN")
-    if not result.is_finite() or abs(result) >= MAX_MAGNITUDE:
+    # Bounded magnitude and digits keep every later product and sum exact under Decimal's
+    # default 28-digit precision, so money math never rounds or raises.
+    if (
+        not result.is_finite()
+        or abs(result) >= MAX_MAGNITUDE
+        or len(result.as_tuple().digits) > MAX_DIGITS
+    ):
         raise invalid_property(
             f"Can not construct instance of java.math.BigDecimal from String value "
             f"{_show(value)}: not a valid representation",

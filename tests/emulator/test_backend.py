@@ -359,3 +359,15 @@ def test_company_info_round_trips(backend: Backend) -> None:
     info = backend.company_info(R)["CompanyInfo"]
     after = backend.write(R, "companyinfo", dict(info))["CompanyInfo"]
     assert after["CompanyAddr"] == info["CompanyAddr"] and after["SyncToken"] == "1"
+
+
+def test_demo_estimates_and_invoices_cover_every_state(backend: Backend) -> None:
+    today = "2026-01-15"  # the conftest clock's date in California
+    estimates = backend.query(R, "select * from Estimate")["QueryResponse"]["Estimate"]
+    statuses = {e["TxnStatus"] for e in estimates}
+    assert {"Pending", "Accepted", "Rejected"} <= statuses
+    assert any(e["ExpirationDate"] < today and e["TxnStatus"] == "Pending" for e in estimates)
+    invoices = backend.query(R, "select * from Invoice")["QueryResponse"]["Invoice"]
+    assert any(i["DueDate"] < today and i["Balance"] == i["TotalAmt"] > 0 for i in invoices)
+    payments = backend.query(R, "select * from Payment")["QueryResponse"]["Payment"]
+    assert any(p["Line"] for p in payments) and any(p["UnappliedAmt"] > 0 for p in payments)

@@ -523,3 +523,21 @@ def test_invoice_defaults_due_date_and_customer_details(backend: Backend) -> Non
 
 def test_payment_defaults_deposit_account(backend: Backend) -> None:
     assert pay(backend, 5)["DepositToAccountRef"] == {"value": "4"}
+
+
+def test_linked_estimate_keeps_its_customer(backend: Backend) -> None:
+    est = estimate(backend)
+    invoice(backend, 100, LinkedTxn=[{"TxnId": est["Id"], "TxnType": "Estimate"}])
+    body = {"Id": est["Id"], "SyncToken": "1", "sparse": True, "CustomerRef": {"value": "2"}}
+    assert code(fault(backend.write, R, "estimate", body)) == "6000"
+
+
+@pytest.mark.parametrize(
+    "bad", ["1" * 25, "1e13", "NaN", "Infinity", "0." + "1" * 30, [], {"v": 1}, True]
+)
+def test_unreasonable_numbers_are_2010(backend: Backend, bad: Any) -> None:
+    assert code(fault(invoice, backend, bad)) == "2010"
+
+
+def test_txn_date_at_the_end_of_time_is_refused(backend: Backend) -> None:
+    assert code(fault(invoice, backend, 1, TxnDate="9999-12-31")) == "2010"
