@@ -312,3 +312,25 @@ async def test_an_unexpected_error_is_qbo_system_fault_10000(
     body = response.json()
     assert body["Fault"]["type"] == "SystemFault"
     assert body["Fault"]["Error"][0]["code"] == "10000"
+
+
+@pytest.mark.parametrize("entity_id", ["abc", "-1", "0", "9" * 200, "%20", "1.5"])
+async def test_reads_of_bad_ids_are_faults_not_errors(
+    emulator: Emulator, client: httpx2.AsyncClient, base: str, entity_id: str
+) -> None:
+    before = state_of(emulator)
+    response = await client.get(f"{base}/customer/{entity_id}")
+    assert response.status_code == 400
+    assert response.json()["Fault"]["Error"][0]["code"] in {"610", "2030"}
+    assert state_of(emulator) == before
+
+
+async def test_a_sample_query_with_url_encoded_backslashes_works(
+    client: httpx2.AsyncClient, base: str
+) -> None:
+    query = r"select * from Customer where DisplayName = 'O\'Brien Plumbing'"
+    response = await client.post(
+        f"{base}/query", content=query.encode(), headers={"Content-Type": "application/text"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["QueryResponse"]["Customer"][0]["DisplayName"] == "O'Brien Plumbing"
