@@ -174,7 +174,7 @@ def _missing_param(name: str) -> QBOFault:
 
 
 class ApiHandler:
-    """The ASGI app behind `/v3/...` (mounted by `app.build_app`)."""
+    """The ASGI app behind `/v3/...` (routed to by `app.Emulator`)."""
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator

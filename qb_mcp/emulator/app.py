@@ -183,6 +183,7 @@ class Emulator:
         self._mark_dirty()
 
     def now(self) -> datetime:
+        """The emulator's current time (from its clock), timezone-aware."""
         return datetime.fromtimestamp(self.clock(), UTC)
 
     @asynccontextmanager
