@@ -206,3 +206,6 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=None,  # basicConfig's default stream is sys.stderr
     )
+    # aiosqlite logs every statement with its parameters at DEBUG: encrypted tokens, ledger
+    # bodies. Useless for users and one careless column away from a leak, so it stays quiet.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)

@@ -83,3 +83,12 @@ def test_bad_setting_names_the_variable(env: dict[str, str], variable: str) -> N
     message = str(excinfo.value)
     assert message.startswith(variable)
     assert "\n" not in message
+
+
+def test_debug_logging_keeps_sql_parameters_out() -> None:
+    import logging
+
+    from qb_mcp.config import configure_logging
+
+    configure_logging("DEBUG")
+    assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.WARNING
