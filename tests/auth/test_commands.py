@@ -359,4 +359,3 @@ def test_doctor_exits_1_and_says_what_to_do(
     assert code == 1
     assert "FIX  database" in out and "qb-mcp auth login" in out
     assert "FIX  webhooks" in out and "QBO_WEBHOOK_VERIFIER_TOKEN" in out
-    assert "verifier-token" not in out
