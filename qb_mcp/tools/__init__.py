@@ -1,1 +1,33 @@
-"""MCP tool adapters, one module per group of tools."""
+"""MCP tool adapters, one module per group of tools; each module lists its tools as `SPECS`."""
+
+from __future__ import annotations
+
+from qb_mcp.tools.base import ToolSpec
+
+# The order tools are listed in: the quote-to-cash path first, then reads, then support.
+TOOL_MODULES = (
+    "qb_mcp.tools.customers",
+    "qb_mcp.tools.sales",
+    "qb_mcp.tools.payments",
+    "qb_mcp.tools.reads",
+    "qb_mcp.tools.support",
+)
+
+
+def all_specs(*, read_only: bool = False) -> list[ToolSpec]:
+    """Every tool; with `read_only`, only those that never write (whatever else is set)."""
+    import importlib
+
+    specs: list[ToolSpec] = []
+    for name in TOOL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # A tool group whose operations are not built yet; never hides a missing dependency.
+            if exc.name not in (name, name.replace("tools", "bookkeeping")):
+                raise
+            continue
+        specs.extend(module.SPECS)
+    if read_only:
+        specs = [spec for spec in specs if spec.read_only]
+    return specs

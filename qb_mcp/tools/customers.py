@@ -1,0 +1,91 @@
+"""Customer tools: find_customer, upsert_customer, upsert_customers (the bulk form)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from qb_mcp.bookkeeping import customers
+from qb_mcp.bookkeeping.customers import (
+    CustomerContact,
+    FindCustomerInput,
+    FindCustomerResult,
+    UpsertCustomerResult,
+    UpsertCustomersInput,
+    UpsertCustomersResult,
+)
+from qb_mcp.prompts import tool_description
+from qb_mcp.tools.base import AppState, ToolSpec
+
+
+async def find_customer(
+    state: AppState, args: FindCustomerInput, _ctx: Context[Any, Any]
+) -> FindCustomerResult:
+    """Ranked customers."""
+    return await customers.find_customer(state.client, args)
+
+
+async def upsert_customer(
+    state: AppState, args: CustomerContact, _ctx: Context[Any, Any]
+) -> UpsertCustomerResult:
+    """Create or update one customer."""
+    return await customers.upsert_customer(state.client, args)
+
+
+async def upsert_customers(
+    state: AppState, args: UpsertCustomersInput, ctx: Context[Any, Any]
+) -> UpsertCustomersResult:
+    """Create or update many customers, reporting MCP progress (a no-op unless asked for)."""
+
+    async def progress(done: int, total: int, message: str) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return await customers.upsert_customers(state.client, args, progress=progress)
+
+
+def _customer_id(result: UpsertCustomerResult) -> Mapping[str, str | None]:
+    return {"Customer": result.customer.id if result.customer else None}
+
+
+SPECS = (
+    ToolSpec(
+        name="find_customer",
+        title="Find customers",
+        description=tool_description("find_customer"),
+        input_model=FindCustomerInput,
+        output_model=FindCustomerResult,
+        body=find_customer,
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        open_world=True,
+    ),
+    ToolSpec(
+        name="upsert_customer",
+        title="Create or update a customer",
+        description=tool_description("upsert_customer"),
+        input_model=CustomerContact,
+        output_model=UpsertCustomerResult,
+        body=upsert_customer,
+        read_only=False,
+        # An update overwrites the fields the contact gives.
+        destructive=True,
+        idempotent=True,
+        open_world=True,
+        audit_ids=_customer_id,
+    ),
+    ToolSpec(
+        name="upsert_customers",
+        title="Create or update many customers (CRM sync)",
+        description=tool_description("upsert_customers"),
+        input_model=UpsertCustomersInput,
+        output_model=UpsertCustomersResult,
+        body=upsert_customers,
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        open_world=True,
+    ),
+)
