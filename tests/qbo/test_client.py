@@ -9,8 +9,10 @@ from decimal import Decimal
 import httpx2
 import pytest
 
+from qb_mcp.config import Settings
 from qb_mcp.errors import (
     AuthenticationError,
+    ConfigError,
     InvalidArgumentError,
     NotFoundError,
     ServerError,
@@ -311,3 +313,33 @@ async def test_bad_reads_are_refused_before_sending(entity: str, entity_id: str)
 def test_a_non_numeric_realm_is_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="realm"):
         QBOClient(realm_id="abc", token_source=StaticTokenSource({}), base_url="http://x")
+
+
+async def test_query_all_refuses_a_bad_page_size_before_sending() -> None:
+    emulator = roomy_emulator()
+    transport = RecordingTransport(emulator)
+    async with make_client(emulator, transport=transport) as client:
+        with pytest.raises(InvalidArgumentError):
+            [row async for row in client.query_all(Query.select("Customer"), page_size=1001)]
+    assert transport.sent == []
+
+
+async def test_the_client_can_be_built_from_settings() -> None:
+    emulator = roomy_emulator()
+    settings = Settings(environment="emulator", realm_id=REALM)
+    tokens = StaticTokenSource({REALM: emulator.issue_tokens(REALM).access_token})
+    client = QBOClient.from_settings(
+        settings, token_source=tokens, transport=httpx2.ASGITransport(app=emulator.app)
+    )
+    async with client:
+        assert (await client.company_info())["CompanyName"]
+
+
+def test_settings_give_the_production_url_and_refuse_a_missing_realm() -> None:
+    tokens = StaticTokenSource({})
+    client = QBOClient.from_settings(Settings(realm_id="123"), token_source=tokens)
+    assert str(client._http.base_url).startswith("https://quickbooks.api.intuit.com")
+    with pytest.raises(ConfigError, match="QBO_REALM_ID"):
+        QBOClient.from_settings(Settings(), token_source=tokens)
+    with pytest.raises(ConfigError, match="QBO_API_BASE_URL"):
+        QBOClient.from_settings(Settings(environment="emulator", realm_id="1"), token_source=tokens)

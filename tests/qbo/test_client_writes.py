@@ -286,3 +286,21 @@ async def test_bad_writes_are_refused_before_anything_is_sent(
             await call(client)
     assert transport.sent == []
     assert await database.fetchall("SELECT * FROM idempotency_ledger") == []
+
+
+async def test_an_explicit_key_survives_a_stale_object_reapply(database: Database) -> None:
+    emulator = roomy_emulator()
+    transport = RecordingTransport(emulator)
+    async with make_client(emulator, transport=transport, database=database) as client:
+        seen = await client.create("Customer", {"DisplayName": "Stale Keyed"})
+        await client.update("Customer", seen["Id"], {"CompanyName": "Other Co"})
+        updated = await client.update(
+            "Customer", seen["Id"], {"Notes": "keyed"}, expected=seen, idempotency_key="note-1"
+        )
+        again = await client.update(
+            "Customer", seen["Id"], {"Notes": "keyed"}, expected=seen, idempotency_key="note-1"
+        )
+    assert updated["Notes"] == "keyed"
+    assert again == updated  # replayed: the explicit key names one write, whatever the token
+    keyed = [s.params["requestid"][0] for s in transport.writes()][2:]
+    assert keyed[0] == "note-1" and len(keyed) == 2 and keyed[1] != "note-1"
