@@ -1,0 +1,492 @@
+"""What the bookkeeping operations share: input field types, trimmed views, and look-ups.
+
+Input types. The MCP tools reuse the operations' pydantic input models as their parameter types,
+so a JSON number arrives as a Python float before any of our code runs. A float is turned into a
+Decimal through its shortest round-trip text (`repr`), which is exactly the digits the caller
+wrote in JSON for any amount with at most 15 significant digits; the result then goes through
+`qb_mcp.money` like every other amount (cents only, bounded, not negative). No float is ever used
+in arithmetic.
+
+Views. Outputs are trimmed models (ids, names, amounts, balances, status, links), never a raw
+QuickBooks object: an agent needs a few fields, and text from QuickBooks stays in plain data
+fields (DESIGN.md invariant 7).
+
+Look-ups. A customer or item "by id or by name", a transaction "by id or by doc number": each
+miss or ambiguity is an InvalidArgumentError that says what to call next.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from qb_mcp import money
+from qb_mcp.bookkeeping import matching
+from qb_mcp.errors import InvalidArgumentError, NotFoundError
+from qb_mcp.qbo.client import QBOClient
+from qb_mcp.qbo.query import Query
+
+# How many candidates an ambiguity error lists.
+MAX_LISTED = 8
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+ZERO = Decimal("0.00")
+
+
+# ---- input field types -------------------------------------------------------------------------
+
+
+def _from_json_number(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, float):
+        # repr gives the shortest text that round-trips: the digits written in the JSON.
+        try:
+            return Decimal(repr(value))
+        except InvalidOperation:  # pragma: no cover - repr of a float is always a number
+            raise ValueError(f"not a number: {value!r}") from None
+    return value
+
+
+def _amount(value: Decimal) -> Decimal:
+    return money.parse_amount(value, field="amount")
+
+
+def _positive_amount(value: Decimal) -> Decimal:
+    amount = money.parse_amount(value, field="amount")
+    if amount <= 0:
+        raise ValueError("amount must be greater than zero")
+    return amount
+
+
+def _quantity(value: Decimal) -> Decimal:
+    return money.parse_quantity(value, field="quantity")
+
+
+def _price(value: Decimal) -> Decimal:
+    return money.parse_quantity(value, field="unit_price")
+
+
+# `Decimal` fields refuse NaN/inf (allow_inf_nan=False on the models) and anything not a number.
+AmountIn = Annotated[Decimal, BeforeValidator(_from_json_number), AfterValidator(_amount)]
+PositiveAmountIn = Annotated[
+    Decimal, BeforeValidator(_from_json_number), AfterValidator(_positive_amount)
+]
+QuantityIn = Annotated[Decimal, BeforeValidator(_from_json_number), AfterValidator(_quantity)]
+PriceIn = Annotated[Decimal, BeforeValidator(_from_json_number), AfterValidator(_price)]
+
+
+def _clean_text(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in text):
+            raise ValueError("control characters are not allowed")
+        return text
+    return value
+
+
+def _single_line(value: str) -> str:
+    if "\n" in value or "\t" in value or "\r" in value:
+        raise ValueError("must be a single line (no tab or newline)")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_clean_text)]
+Line1 = Annotated[str, BeforeValidator(_clean_text), AfterValidator(_single_line)]
+IdIn = Annotated[
+    str,
+    BeforeValidator(_clean_text),
+    Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
+]
+DocNumberIn = Annotated[
+    str,
+    BeforeValidator(_clean_text),
+    AfterValidator(_single_line),
+    Field(min_length=1, max_length=21),
+]
+IdempotencyKeyIn = Annotated[
+    str,
+    BeforeValidator(_clean_text),
+    Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+]
+
+
+class InputModel(BaseModel):
+    """Base of the operations' input models: strict about unknown fields, no NaN/inf."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=4000)
+
+
+# ---- views -------------------------------------------------------------------------------------
+
+
+class LineView(BaseModel):
+    """One sales line of an estimate or invoice."""
+
+    line_id: str | None = None
+    item_id: str | None = None
+    item_name: str | None = None
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal
+
+
+class LinkView(BaseModel):
+    """A link to another transaction (an invoice's estimate, an invoice's payments, ...)."""
+
+    txn_id: str
+    txn_type: str | None = None
+
+
+def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
+    """A wire number (int or Decimal, as `qbo.wire.decode` gives them) as a Decimal."""
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return default
+    return default
+
+
+def amount_of(value: Any) -> Decimal:
+    """A wire amount, 0.00 when absent."""
+    found = dec(value)
+    return ZERO if found is None else found
+
+
+def text(value: Any) -> str | None:
+    """A wire string, or None."""
+    return value if isinstance(value, str) else None
+
+
+def ref_value(obj: Mapping[str, Any], key: str) -> str | None:
+    """`obj[key]["value"]` when it is a Ref."""
+    ref = obj.get(key)
+    if isinstance(ref, Mapping) and isinstance(ref.get("value"), str):
+        return str(ref["value"])
+    return None
+
+
+def ref_name(obj: Mapping[str, Any], key: str) -> str | None:
+    """`obj[key]["name"]` when present."""
+    ref = obj.get(key)
+    if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+        return str(ref["name"])
+    return None
+
+
+def sales_lines(obj: Mapping[str, Any]) -> list[LineView]:
+    """The SalesItemLineDetail lines of an estimate or invoice (QuickBooks' subtotal left out)."""
+    out: list[LineView] = []
+    lines = obj.get("Line")
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, Mapping) or line.get("DetailType") != "SalesItemLineDetail":
+            continue
+        detail = line.get("SalesItemLineDetail")
+        detail = detail if isinstance(detail, Mapping) else {}
+        out.append(
+            LineView(
+                line_id=text(line.get("Id")),
+                item_id=ref_value(detail, "ItemRef"),
+                item_name=ref_name(detail, "ItemRef"),
+                description=text(line.get("Description")),
+                quantity=dec(detail.get("Qty")),
+                unit_price=dec(detail.get("UnitPrice")),
+                amount=amount_of(line.get("Amount")),
+            )
+        )
+    return out
+
+
+def links(obj: Mapping[str, Any]) -> list[LinkView]:
+    """The transaction's LinkedTxn entries."""
+    found = obj.get("LinkedTxn")
+    return [
+        LinkView(txn_id=str(link["TxnId"]), txn_type=text(link.get("TxnType")))
+        for link in (found if isinstance(found, list) else [])
+        if isinstance(link, Mapping) and isinstance(link.get("TxnId"), str)
+    ]
+
+
+def memo_text(obj: Mapping[str, Any]) -> str | None:
+    """CustomerMemo's text (`{"value": ...}` on the wire)."""
+    return ref_value(obj, "CustomerMemo")
+
+
+def parse_day(value: Any) -> date | None:
+    """A QuickBooks date string as a date (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def is_voided(obj: Mapping[str, Any]) -> bool:
+    """Void zeroes the amounts and writes "Voided" into PrivateNote (QBO_API.md section 5)."""
+    note = obj.get("PrivateNote")
+    return (
+        isinstance(note, str)
+        and "voided" in note.casefold()
+        and amount_of(obj.get("TotalAmt")) == 0
+    )
+
+
+# ---- customers ---------------------------------------------------------------------------------
+
+
+class CustomerRefView(BaseModel):
+    """A customer named in an error or a result: enough to pick the right one."""
+
+    id: str
+    display_name: str | None = None
+    company: str | None = None
+    email: str | None = None
+    active: bool = True
+
+
+def customer_ref_view(customer: Mapping[str, Any]) -> CustomerRefView:
+    """The short view of a customer."""
+    email = customer.get("PrimaryEmailAddr")
+    return CustomerRefView(
+        id=str(customer.get("Id", "")),
+        display_name=text(customer.get("DisplayName")),
+        company=text(customer.get("CompanyName")),
+        email=text(email.get("Address")) if isinstance(email, Mapping) else None,
+        active=customer.get("Active") is not False,
+    )
+
+
+def listed(customers: Sequence[Mapping[str, Any]]) -> str:
+    """`12 "Amy's Bird Sanctuary", 14 "Amy Lee" (inactive)` for an error message."""
+    shown = [
+        f'{c.get("Id")} "{c.get("DisplayName")}"'
+        + (" (inactive)" if c.get("Active") is False else "")
+        for c in customers[:MAX_LISTED]
+    ]
+    more = len(customers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+async def get_or_none(client: QBOClient, entity: str, entity_id: str) -> dict[str, Any] | None:
+    """Read by Id; None when QuickBooks says it does not exist (610)."""
+    try:
+        return await client.get(entity, entity_id)
+    except NotFoundError:
+        return None
+
+
+async def customers_named(client: QBOClient, name: str) -> list[dict[str, Any]]:
+    """Active and inactive customers whose DisplayName is `name` (QuickBooks compares it)."""
+    rows: list[dict[str, Any]] = []
+    for active in (True, False):
+        query = (
+            Query.select("Customer").where("DisplayName", "=", name).where("Active", "=", active)
+        )
+        response = await client.query(query.limit(MAX_LISTED))
+        found = response.get("Customer")
+        rows.extend(r for r in (found if isinstance(found, list) else []) if isinstance(r, dict))
+    return rows
+
+
+async def resolve_customer(
+    client: QBOClient, *, customer_id: str | None, customer_name: str | None
+) -> dict[str, Any]:
+    """The one active customer meant by an id or a name; refusals say what to call next."""
+    if customer_id is not None:
+        customer = await get_or_none(client, "Customer", customer_id)
+        if customer is None:
+            raise InvalidArgumentError(
+                f"there is no customer with id {customer_id}; call find_customer to look it up"
+            )
+    else:
+        assert customer_name is not None
+        customer = await _customer_by_name(client, customer_name)
+    if customer.get("Active") is False:
+        raise InvalidArgumentError(
+            f'customer {customer.get("Id")} "{customer.get("DisplayName")}" is inactive and '
+            "QuickBooks refuses transactions for it; reactivate it in QuickBooks first, or pick "
+            "another customer with find_customer"
+        )
+    return customer
+
+
+async def _customer_by_name(client: QBOClient, name: str) -> dict[str, Any]:
+    exact = [c for c in await customers_named(client, name) if c.get("Active") is not False]
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1:  # pragma: no cover - QuickBooks keeps DisplayName unique
+        raise InvalidArgumentError(
+            f'the customer name "{name}" matches several customers: {listed(exact)}; pass '
+            "customer_id instead"
+        )
+    candidates = await customer_candidates(client, name=name)
+    ranked = matching.rank_customers(
+        candidates, matching.CustomerSearch(name=name), limit=MAX_LISTED + 1
+    )
+    active = [m.customer for m in ranked if m.active]
+    if len(active) == 1 and ranked[0].score >= matching.SCORE_NAME_REORDERED:
+        return dict(active[0])
+    if not active:
+        raise InvalidArgumentError(
+            f'no active customer is named "{name}"; call find_customer to search by email, '
+            "phone or part of the name, or upsert_customer to create the customer"
+        )
+    raise InvalidArgumentError(
+        f'the customer name "{name}" is ambiguous: it could be {listed(active)}; pass '
+        "customer_id with one of these ids (find_customer shows more detail)"
+    )
+
+
+# How many pages of LIKE results each name word may bring in (a page is 1000 customers).
+NAME_QUERY_PAGES = 2
+
+
+async def customer_candidates(
+    client: QBOClient, *, name: str | None = None, company: str | None = None
+) -> list[dict[str, Any]]:
+    """Customers whose names contain the words of `name`/`company` (a bounded LIKE search).
+
+    For each of DisplayName, GivenName, FamilyName and CompanyName, one LIKE query per word of
+    the search (`%word%`, the longest three words only), active and inactive, at most
+    NAME_QUERY_PAGES pages each. Ranking is left to `matching.rank_customers`.
+    """
+    words: list[str] = []
+    for value in (name, company):
+        if value:
+            words.extend(_like_words(value))
+    words = sorted(dict.fromkeys(words), key=len, reverse=True)[:3]
+    seen: dict[str, dict[str, Any]] = {}
+    for word in words:
+        for prop in ("DisplayName", "GivenName", "FamilyName", "CompanyName"):
+            for active in (True, False):
+                query = (
+                    Query.select("Customer")
+                    .where(prop, "LIKE", f"%{word}%")
+                    .where("Active", "=", active)
+                )
+                async for row in take(client.query_all(query), 1000 * NAME_QUERY_PAGES):
+                    seen.setdefault(str(row.get("Id")), row)
+    return list(seen.values())
+
+
+async def take(rows: AsyncIterator[dict[str, Any]], limit: int) -> AsyncIterator[dict[str, Any]]:
+    """At most `limit` rows of a paged query (no further page is asked for)."""
+    count = 0
+    async for row in rows:
+        yield row
+        count += 1
+        if count >= limit:
+            return
+
+
+def _like_words(value: str) -> list[str]:
+    # LIKE knows only %; the words are searched as written (apostrophes and accents kept, since
+    # QuickBooks compares the stored text). Very short words would match half the company.
+    out = []
+    for word in re.split(r"[\s,;:/&()\"]+", value):
+        word = word.strip("%_.-")
+        if len(word) >= 2 and "%" not in word:
+            out.append(word)
+    return out
+
+
+# ---- items -------------------------------------------------------------------------------------
+
+
+async def resolve_item(
+    client: QBOClient, *, item_id: str | None, item_name: str | None
+) -> dict[str, Any]:
+    """The one active item meant by an id or a name; refusals name candidates."""
+    if item_id is not None:
+        item = await get_or_none(client, "Item", item_id)
+        if item is None:
+            raise InvalidArgumentError(
+                f"there is no item with id {item_id}; call find_items to look it up"
+            )
+    else:
+        assert item_name is not None
+        response = await client.query(Query.select("Item").where("Name", "=", item_name).limit(5))
+        rows = [r for r in response.get("Item", []) if isinstance(r, dict)]
+        if len(rows) == 1:
+            item = rows[0]
+        else:
+            similar = await _similar_items(client, item_name)
+            hint = (
+                "; similar items: " + ", ".join(f'{i.get("Id")} "{i.get("Name")}"' for i in similar)
+                if similar
+                else ""
+            )
+            if not rows:
+                raise InvalidArgumentError(
+                    f'there is no active item named "{item_name}"{hint}; call find_items to '
+                    "see the item list, then pass item_id or the exact name"
+                )
+            raise InvalidArgumentError(  # pragma: no cover - Item names are unique
+                f'the item name "{item_name}" matches several items{hint}; pass item_id'
+            )
+    if item.get("Active") is False:
+        raise InvalidArgumentError(
+            f'item {item.get("Id")} "{item.get("Name")}" is inactive; QuickBooks refuses it on '
+            "new lines: pick an active item with find_items"
+        )
+    return item
+
+
+async def _similar_items(client: QBOClient, name: str) -> list[dict[str, Any]]:
+    words = _like_words(name)
+    if not words:
+        return []
+    query = Query.select("Item").where("Name", "LIKE", f"%{max(words, key=len)}%").limit(5)
+    rows = (await client.query(query)).get("Item", [])
+    return [r for r in rows if isinstance(r, dict)]
+
+
+# ---- transactions ------------------------------------------------------------------------------
+
+
+async def resolve_transaction(
+    client: QBOClient, entity: str, *, txn_id: str | None, doc_number: str | None
+) -> dict[str, Any]:
+    """An estimate, invoice or payment by Id or DocNumber (PaymentRefNum for a payment)."""
+    label = entity.lower()
+    if txn_id is not None:
+        found = await get_or_none(client, entity, txn_id)
+        if found is None:
+            raise InvalidArgumentError(
+                f"there is no {label} with id {txn_id} (wrong id, or it was deleted); call "
+                f"get_transaction or list_open_invoices to find it"
+            )
+        return found
+    assert doc_number is not None
+    prop = "PaymentRefNum" if entity == "Payment" else "DocNumber"
+    response = await client.query(Query.select(entity).where(prop, "=", doc_number).limit(10))
+    rows = [r for r in response.get(entity, []) if isinstance(r, dict)]
+    if not rows:
+        raise InvalidArgumentError(
+            f"there is no {label} with {'reference' if entity == 'Payment' else 'doc number'} "
+            f"{doc_number}; check the number, or pass its id"
+        )
+    if len(rows) > 1:
+        ids = ", ".join(str(r.get("Id")) for r in rows)
+        raise InvalidArgumentError(
+            f"several {label}s carry the number {doc_number} (ids {ids}); pass the id instead"
+        )
+    return rows[0]
+
+
+def check_id(value: str, field: str) -> str:
+    """A QuickBooks Id as given by a caller (digits and letters only)."""
+    if not _ID.match(value):
+        raise InvalidArgumentError(f"{field} {value!r} is not a QuickBooks id")
+    return value

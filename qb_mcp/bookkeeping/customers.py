@@ -1,0 +1,780 @@
+"""Customers: find, upsert one from a CRM contact, and upsert many (a CRM sync) through batch.
+
+Choices where the brief is silent:
+- The CRM id is kept in the customer's Notes as a marker line `[crm:ID]`. QuickBooks shows Notes
+  to the user (so the link is visible and editable), every edition has it, and the emulator has no
+  AlternateId. Notes is not filterable, so finding a CRM id means reading the customer list: an
+  upsert reads at most MAX_SCAN customers per Active state (1000 a page) and says so when the
+  company is larger (`complete=False`, matches beyond it may be missed).
+- Matching (CRM id, then email, then phone, then display name) runs over that list, active and
+  inactive customers alike; an inactive match is updated but not reactivated (the result says
+  `active: false`). A customer already linked to ANOTHER CRM id never matches by email, phone or
+  name: the upsert answers `ambiguous` and names it.
+- Text fields compare exactly (the CRM is the source of truth: a changed spelling or case is an
+  update); only fields the contact gives are written. The DisplayName of an existing customer is
+  changed only when `display_name` is given; given/family/company names alone never rename.
+- A DisplayName already used by another customer is refused before writing, naming that record;
+  a 6240 from QuickBooks (a vendor or employee has the name) is explained the same way.
+- find_customer's candidate set: by id, one read; by email, LIKE '%address%' (a customer may list
+  several addresses); by name or company, LIKE '%word%' on DisplayName, GivenName, FamilyName and
+  CompanyName for the three longest words; by phone, which QuickBooks cannot filter, the first
+  PHONE_SCAN customers per Active state. Ranking is `matching.rank_customers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from qb_mcp.bookkeeping import matching
+from qb_mcp.bookkeeping.common import (
+    IdIn,
+    InputModel,
+    Line1,
+    Text,
+    amount_of,
+    customer_candidates,
+    customers_named,
+    get_or_none,
+    listed,
+    take,
+    text,
+)
+from qb_mcp.bookkeeping.explain import tool_error_text
+from qb_mcp.errors import (
+    DuplicateNameError,
+    InvalidArgumentError,
+    QbMcpError,
+    QBOError,
+    StaleObjectError,
+)
+from qb_mcp.qbo.batch import BATCH_LIMIT, BatchOp
+from qb_mcp.qbo.client import QBOClient
+from qb_mcp.qbo.idempotency import derive_key
+from qb_mcp.qbo.query import Query
+
+MAX_SCAN = 20_000  # customers read per Active state to match CRM ids, emails and phones
+PHONE_SCAN = 5_000  # customers read per Active state when find_customer searches by phone
+MAX_MATCHES = 50
+MAX_CONTACTS = 5_000
+_CRM_MARKER = re.compile(r"\[crm:([^\]\s]{1,64})\]")
+_CRM_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,63}$"
+_NAME_FORBIDDEN = (":", "\t", "\n", "\r")
+
+Outcome = Literal["created", "updated", "unchanged", "ambiguous"]
+MatchedOn = Literal["crm_id", "email", "phone", "display_name"]
+
+
+# ---- views -------------------------------------------------------------------------------------
+
+
+class CustomerView(BaseModel):
+    """A customer, trimmed to what an agent needs."""
+
+    id: str
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    open_balance: Decimal = Field(description="what the customer owes (QuickBooks' Balance)")
+    active: bool
+    crm_id: str | None = Field(default=None, description="from the [crm:ID] marker in Notes")
+
+
+class CustomerMatchView(CustomerView):
+    """A ranked search result."""
+
+    score: int = Field(description="higher is a better match")
+    reasons: list[str] = Field(description="why it matched, e.g. 'phone matches'")
+
+
+def customer_view(customer: Mapping[str, Any]) -> CustomerView:
+    """The trimmed view of a QuickBooks customer."""
+    return CustomerView(**_view_fields(customer))
+
+
+def _view_fields(customer: Mapping[str, Any]) -> dict[str, Any]:
+    email = customer.get("PrimaryEmailAddr")
+    phone = customer.get("PrimaryPhone") or customer.get("Mobile")
+    return {
+        "id": str(customer.get("Id", "")),
+        "display_name": text(customer.get("DisplayName")),
+        "given_name": text(customer.get("GivenName")),
+        "family_name": text(customer.get("FamilyName")),
+        "company": text(customer.get("CompanyName")),
+        "email": text(email.get("Address")) if isinstance(email, Mapping) else None,
+        "phone": text(phone.get("FreeFormNumber")) if isinstance(phone, Mapping) else None,
+        "open_balance": amount_of(customer.get("Balance")),
+        "active": customer.get("Active") is not False,
+        "crm_id": crm_id_of(customer),
+    }
+
+
+def crm_id_of(customer: Mapping[str, Any]) -> str | None:
+    """The CRM id from the `[crm:ID]` marker in Notes, if any."""
+    notes = customer.get("Notes")
+    found = _CRM_MARKER.search(notes) if isinstance(notes, str) else None
+    return found.group(1) if found else None
+
+
+# ---- find_customer -----------------------------------------------------------------------------
+
+
+class FindCustomerInput(InputModel):
+    """What to look for; give at least one field. Matching is forgiving, results are ranked."""
+
+    customer_id: IdIn | None = Field(
+        default=None, description="QuickBooks customer Id, when known: returns just that customer"
+    )
+    name: Text | None = Field(
+        default=None,
+        max_length=500,
+        description="Part or all of the customer's display, person or company name "
+        "(accents, case and apostrophes are ignored; words may be partial)",
+    )
+    email: Text | None = Field(
+        default=None,
+        max_length=320,
+        description="Email address, or a domain written '@example.com'",
+    )
+    phone: Text | None = Field(
+        default=None,
+        max_length=60,
+        description="Phone number in any format (at least 7 digits); matched on digits",
+    )
+    company: Text | None = Field(default=None, max_length=500, description="Company name or part")
+    include_inactive: bool = Field(default=True, description="also return inactive customers")
+    limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="at most this many matches")
+
+    @model_validator(mode="after")
+    def _one_field(self) -> FindCustomerInput:
+        if self.customer_id is None:
+            # The matcher's own checks (at least one field, 7+ phone digits, an @ in an email).
+            matching.CustomerSearch(
+                name=self.name or None,
+                email=self.email or None,
+                phone=self.phone or None,
+                company=self.company or None,
+            )
+        return self
+
+
+class FindCustomerResult(BaseModel):
+    """Ranked matches, best first."""
+
+    matches: list[CustomerMatchView]
+    searched: str = Field(description="how the candidates were gathered (QuickBooks' limits)")
+
+
+async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCustomerResult:
+    """Ranked customers matching an id, name, email, phone or company."""
+    if params.customer_id is not None:
+        found = await get_or_none(client, "Customer", params.customer_id)
+        matches = (
+            [CustomerMatchView(**_view_fields(found), score=100, reasons=["id matches"])]
+            if found is not None
+            else []
+        )
+        return FindCustomerResult(matches=matches, searched=f"read customer {params.customer_id}")
+    search = matching.CustomerSearch(
+        name=params.name or None,
+        email=params.email or None,
+        phone=params.phone or None,
+        company=params.company or None,
+    )
+    candidates: dict[str, dict[str, Any]] = {}
+    how: list[str] = []
+    if search.name or search.company:
+        for row in await customer_candidates(client, name=search.name, company=search.company):
+            candidates.setdefault(str(row.get("Id")), row)
+        how.append("name words (LIKE)")
+    if search.email:
+        address = matching.normalise_email(search.email)
+        for active in (True, False):
+            query = (
+                Query.select("Customer")
+                .where("PrimaryEmailAddr", "LIKE", f"%{address}%")
+                .where("Active", "=", active)
+            )
+            async for row in take(client.query_all(query), MAX_SCAN):
+                candidates.setdefault(str(row.get("Id")), row)
+        how.append("email (LIKE)")
+    if search.phone:
+        rows, complete = await _scan(client, PHONE_SCAN)
+        for row in rows:
+            candidates.setdefault(str(row.get("Id")), row)
+        how.append(
+            "phone: every customer (QuickBooks cannot filter by phone)"
+            if complete
+            else f"phone: the first {PHONE_SCAN} active and {PHONE_SCAN} inactive customers only "
+            "(QuickBooks cannot filter by phone; add a name or email to search further)"
+        )
+    pool = [
+        c for c in candidates.values() if params.include_inactive or c.get("Active") is not False
+    ]
+    ranked = matching.rank_customers(pool, search, limit=params.limit)
+    return FindCustomerResult(
+        matches=[
+            CustomerMatchView(**_view_fields(m.customer), score=m.score, reasons=list(m.reasons))
+            for m in ranked
+        ],
+        searched="; ".join(how),
+    )
+
+
+async def _scan(client: QBOClient, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Active then inactive customers, at most `limit` of each; (rows, whether that was all)."""
+    rows: list[dict[str, Any]] = []
+    complete = True
+    for active in (True, False):
+        query = Query.select("Customer").where("Active", "=", active).order_by("Id")
+        count = 0
+        async for row in take(client.query_all(query), limit + 1):
+            count += 1
+            if count > limit:
+                complete = False
+                break
+            rows.append(row)
+    return rows, complete
+
+
+# ---- the contact -------------------------------------------------------------------------------
+
+
+class AddressIn(InputModel):
+    """A billing address; only the parts given are written."""
+
+    line1: Line1 | None = Field(default=None, max_length=500)
+    line2: Line1 | None = Field(default=None, max_length=500)
+    city: Line1 | None = Field(default=None, max_length=255)
+    state: Line1 | None = Field(default=None, max_length=255, description="state or region code")
+    postal_code: Line1 | None = Field(default=None, max_length=30)
+    country: Line1 | None = Field(default=None, max_length=255)
+
+    def to_wire(self) -> dict[str, str]:
+        """QuickBooks' PhysicalAddress fields that were given."""
+        names = {
+            "line1": "Line1",
+            "line2": "Line2",
+            "city": "City",
+            "state": "CountrySubDivisionCode",
+            "postal_code": "PostalCode",
+            "country": "Country",
+        }
+        return {wire: value for attr, wire in names.items() if (value := getattr(self, attr))}
+
+
+class CustomerContact(InputModel):
+    """A contact from a CRM. Give at least one of display, given, family or company name."""
+
+    crm_id: str | None = Field(
+        default=None,
+        pattern=_CRM_ID,
+        description="The contact's id in the CRM. Stored in the customer's Notes as "
+        "[crm:ID] and matched first, so later syncs find the same customer",
+    )
+    display_name: Line1 | None = Field(
+        default=None,
+        max_length=500,
+        description="The name QuickBooks shows (unique across customers, vendors, employees). "
+        "Default: 'Given Family', else the company name",
+    )
+    given_name: Line1 | None = Field(default=None, max_length=100)
+    family_name: Line1 | None = Field(default=None, max_length=100)
+    company_name: Line1 | None = Field(default=None, max_length=100)
+    email: Line1 | None = Field(default=None, max_length=100, description="primary email address")
+    phone: Line1 | None = Field(default=None, max_length=30, description="primary phone number")
+    billing_address: AddressIn | None = None
+    notes: Text | None = Field(
+        default=None, max_length=1900, description="free text for the customer's Notes"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CustomerContact:
+        names = (self.display_name, self.given_name, self.family_name, self.company_name)
+        if not any(names):
+            raise ValueError(
+                "give at least one of display_name, given_name, family_name or company_name "
+                "(QuickBooks needs a name: fault 6080)"
+            )
+        for label, value in zip(
+            ("display_name", "given_name", "family_name", "company_name"), names, strict=True
+        ):
+            if value and any(c in value for c in _NAME_FORBIDDEN):
+                raise ValueError(
+                    f"{label} must not contain ':' (QuickBooks uses it for sub-customers)"
+                )
+        if self.email and "@" not in matching.normalise_email(self.email):
+            raise ValueError("email must be an address like name@example.com")
+        if self.phone and matching.normalise_phone(self.phone) is None:
+            raise ValueError("phone has no digits")
+        return self
+
+    def wanted_display_name(self) -> str:
+        """The DisplayName a new customer gets."""
+        if self.display_name:
+            return self.display_name
+        person = " ".join(p for p in (self.given_name, self.family_name) if p)
+        return person or self.company_name or ""
+
+    def create_body(self) -> dict[str, Any]:
+        """The Customer body for a create."""
+        body: dict[str, Any] = {"DisplayName": self.wanted_display_name()}
+        for attr, wire in _SCALARS:
+            value = getattr(self, attr)
+            if value:
+                body[wire] = value
+        if self.email:
+            body["PrimaryEmailAddr"] = {"Address": self.email}
+        if self.phone:
+            body["PrimaryPhone"] = {"FreeFormNumber": self.phone}
+        if self.billing_address is not None and self.billing_address.to_wire():
+            body["BillAddr"] = self.billing_address.to_wire()
+        notes = _compose_notes(self.notes, self.crm_id)
+        if notes:
+            body["Notes"] = notes
+        return body
+
+
+_SCALARS = (
+    ("given_name", "GivenName"),
+    ("family_name", "FamilyName"),
+    ("company_name", "CompanyName"),
+)
+
+
+def _compose_notes(notes: str | None, crm_id: str | None) -> str | None:
+    marker = f"[crm:{crm_id}]" if crm_id else ""
+    if notes is None:
+        return marker or None
+    body = _CRM_MARKER.sub("", notes).strip()
+    return "\n".join(p for p in (body, marker) if p) or None
+
+
+# ---- planning (pure) ---------------------------------------------------------------------------
+
+
+class _Plan(BaseModel):
+    outcome: Literal["create", "update", "unchanged", "ambiguous", "conflict"]
+    customer: dict[str, Any] | None = None
+    matched_on: MatchedOn | None = None
+    changes: dict[str, Any] = Field(default_factory=dict)
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+    message: str = ""
+
+
+def plan_upsert(contact: CustomerContact, customers: Sequence[Mapping[str, Any]]) -> _Plan:
+    """What an upsert of `contact` would do against `customers` (no I/O)."""
+    steps: list[tuple[MatchedOn, Callable[[Mapping[str, Any]], bool]]] = []
+    if contact.crm_id:
+        crm = contact.crm_id
+        steps.append(("crm_id", lambda c: crm_id_of(c) == crm))
+    if contact.email:
+        email = contact.email
+        steps.append(("email", lambda c: matching.email_matches(c, email)))
+    if contact.phone:
+        phone = contact.phone
+        steps.append(("phone", lambda c: matching.phone_matches(c, phone)))
+    wanted = contact.wanted_display_name()
+    steps.append(("display_name", lambda c: matching.display_name_matches(c, wanted)))
+    for how, test in steps:
+        hits = [dict(c) for c in customers if test(c)]
+        if how != "crm_id" and contact.crm_id:
+            others = [c for c in hits if crm_id_of(c) not in (None, contact.crm_id)]
+            hits = [c for c in hits if c not in others]
+            if others and not hits:
+                return _Plan(
+                    outcome="ambiguous",
+                    matched_on=how,
+                    candidates=others,
+                    message=f"the {how.replace('_', ' ')} matches {listed(others)}, which is "
+                    f"linked to another CRM id ({', '.join(sorted({str(crm_id_of(c)) for c in others}))}); "
+                    "nothing was written. If they are the same person, fix the [crm:...] marker "
+                    "in that customer's Notes; if not, give this contact a distinct "
+                    "display_name, email and phone",
+                )
+        if len(hits) == 1:
+            return _plan_update(contact, hits[0], how, customers)
+        if len(hits) > 1:
+            return _Plan(
+                outcome="ambiguous",
+                matched_on=how,
+                candidates=hits,
+                message=f"the {how.replace('_', ' ')} matches {len(hits)} customers: "
+                f"{listed(hits)}; nothing was written. Give the contact's crm_id, or make the "
+                "QuickBooks customers distinct, then upsert again",
+            )
+    taken = _name_taken(wanted, customers, skip=None)
+    if taken is not None:  # pragma: no cover - the display-name step matches it first
+        return _conflict(wanted, taken)
+    return _Plan(outcome="create", changes=contact.create_body())
+
+
+def _plan_update(
+    contact: CustomerContact,
+    current: dict[str, Any],
+    how: MatchedOn,
+    customers: Sequence[Mapping[str, Any]],
+) -> _Plan:
+    changes: dict[str, Any] = {}
+    if contact.display_name and current.get("DisplayName") != contact.display_name:
+        taken = _name_taken(contact.display_name, customers, skip=str(current.get("Id")))
+        if taken is not None:
+            return _conflict(contact.display_name, taken)
+        changes["DisplayName"] = contact.display_name
+    for attr, wire in _SCALARS:
+        value = getattr(contact, attr)
+        if value and current.get(wire) != value:
+            changes[wire] = value
+    if contact.email and _nested(current, "PrimaryEmailAddr", "Address") != contact.email:
+        changes["PrimaryEmailAddr"] = {"Address": contact.email}
+    if contact.phone and _nested(current, "PrimaryPhone", "FreeFormNumber") != contact.phone:
+        changes["PrimaryPhone"] = {"FreeFormNumber": contact.phone}
+    if contact.billing_address is not None:
+        given = contact.billing_address.to_wire()
+        now = current.get("BillAddr") if isinstance(current.get("BillAddr"), Mapping) else {}
+        assert isinstance(now, Mapping)
+        if any(now.get(k) != v for k, v in given.items()):
+            # QuickBooks replaces the whole address object: keep the parts not given.
+            merged = {k: v for k, v in now.items() if k not in ("Id", "Lat", "Long")}
+            changes["BillAddr"] = {**merged, **given}
+    notes_now = text(current.get("Notes"))
+    if contact.notes is not None:
+        wanted_notes = _compose_notes(contact.notes, contact.crm_id or crm_id_of(current))
+    elif contact.crm_id and crm_id_of(current) != contact.crm_id:
+        wanted_notes = _compose_notes(notes_now or "", contact.crm_id)
+    else:
+        wanted_notes = notes_now
+    if (wanted_notes or None) != (notes_now or None):
+        if wanted_notes and len(wanted_notes) > 2000:
+            return _Plan(
+                outcome="conflict",
+                customer=current,
+                matched_on=how,
+                message="the customer's Notes plus the CRM marker exceed QuickBooks' 2000 "
+                "characters; shorten the notes",
+            )
+        changes["Notes"] = wanted_notes or ""
+    if not changes:
+        return _Plan(outcome="unchanged", customer=current, matched_on=how)
+    return _Plan(outcome="update", customer=current, matched_on=how, changes=changes)
+
+
+def _conflict(name: str, taken: Mapping[str, Any]) -> _Plan:
+    return _Plan(
+        outcome="conflict",
+        candidates=[dict(taken)],
+        message=duplicate_name_text(name, [taken]),
+    )
+
+
+def _name_taken(
+    name: str, customers: Sequence[Mapping[str, Any]], *, skip: str | None
+) -> Mapping[str, Any] | None:
+    wanted = name.strip().casefold()
+    for customer in customers:
+        shown = customer.get("DisplayName")
+        if (
+            str(customer.get("Id")) != skip
+            and isinstance(shown, str)
+            and shown.strip().casefold() == wanted
+        ):
+            return customer
+    return None
+
+
+def duplicate_name_text(name: str, holders: Sequence[Mapping[str, Any]]) -> str:
+    """Why a DisplayName cannot be used (6240), naming the record that holds it."""
+    if holders:
+        who = f"customer {listed(list(holders))}"
+        fix = (
+            "update that customer instead (upsert with its email, phone or crm_id), or give "
+            "this contact a different display_name (e.g. add the city or company)"
+        )
+    else:
+        who = "a vendor or employee (not a customer, so it cannot be shown here)"
+        fix = "give this contact a different display_name (e.g. add the company or city)"
+    return (
+        f'QuickBooks refuses the DisplayName "{name}" (fault 6240, Duplicate Name Exists): '
+        f"it is already used by {who}. DisplayName must be unique across customers, vendors "
+        f"and employees. Nothing was written; {fix}"
+    )
+
+
+def _nested(obj: Mapping[str, Any], key: str, inner: str) -> str | None:
+    value = obj.get(key)
+    return text(value.get(inner)) if isinstance(value, Mapping) else None
+
+
+async def load_customers(client: QBOClient) -> tuple[list[dict[str, Any]], bool]:
+    """Every customer (active and inactive, at most MAX_SCAN of each) to match against."""
+    return await _scan(client, MAX_SCAN)
+
+
+# ---- upsert_customer ---------------------------------------------------------------------------
+
+
+class UpsertCustomerResult(BaseModel):
+    """What the upsert did."""
+
+    outcome: Outcome
+    customer: CustomerView | None = Field(default=None, description="the customer now")
+    matched_on: MatchedOn | None = None
+    changed_fields: list[str] = Field(default_factory=list)
+    candidates: list[CustomerView] = Field(
+        default_factory=list, description="ambiguous: the customers it could be"
+    )
+    complete_scan: bool = Field(
+        default=True,
+        description="False when the company has more customers than were read for matching",
+    )
+    message: str = ""
+
+
+async def upsert_customer(client: QBOClient, contact: CustomerContact) -> UpsertCustomerResult:
+    """Create or update the customer for a CRM contact; `ambiguous` writes nothing."""
+    customers, complete = await load_customers(client)
+    plan = plan_upsert(contact, customers)
+    if plan.outcome == "conflict":
+        raise InvalidArgumentError(plan.message)
+    if plan.outcome == "ambiguous":
+        return UpsertCustomerResult(
+            outcome="ambiguous",
+            matched_on=plan.matched_on,
+            candidates=[customer_view(c) for c in plan.candidates],
+            complete_scan=complete,
+            message=plan.message,
+        )
+    if plan.outcome == "unchanged":
+        assert plan.customer is not None
+        return UpsertCustomerResult(
+            outcome="unchanged",
+            customer=customer_view(plan.customer),
+            matched_on=plan.matched_on,
+            complete_scan=complete,
+        )
+    try:
+        if plan.outcome == "create":
+            key = derive_key(
+                client.realm_id, "upsert_customer", "Customer", _key_basis(contact, plan.changes)
+            )
+            saved = await client.create("Customer", plan.changes, idempotency_key=key)
+            outcome: Outcome = "created"
+        else:
+            assert plan.customer is not None
+            saved = await client.update(
+                "Customer", str(plan.customer["Id"]), plan.changes, expected=plan.customer
+            )
+            outcome = "updated"
+    except DuplicateNameError as error:
+        raise await explain_duplicate(client, error, plan.changes.get("DisplayName")) from None
+    return UpsertCustomerResult(
+        outcome=outcome,
+        customer=customer_view(saved),
+        matched_on=plan.matched_on,
+        changed_fields=sorted(plan.changes) if outcome == "updated" else [],
+        complete_scan=complete,
+    )
+
+
+def _key_basis(contact: CustomerContact, body: Mapping[str, Any]) -> dict[str, Any]:
+    # The CRM id when there is one, with the body: a retried call sends the same key, and a
+    # corrected contact (after a refused create) gets a new one instead of a ledger conflict.
+    return {"crm_id": contact.crm_id or "", "body": dict(body)}
+
+
+async def explain_duplicate(
+    client: QBOClient, error: DuplicateNameError, name: object
+) -> DuplicateNameError:
+    """The 6240 error again, its message naming the record that holds the name."""
+    shown = name if isinstance(name, str) else ""
+    holders = await customers_named(client, shown) if shown else []
+    return DuplicateNameError(
+        duplicate_name_text(shown, holders),
+        status_code=error.status_code,
+        errors=error.errors,
+        fault_type=error.fault_type,
+        intuit_tid=error.intuit_tid,
+    )
+
+
+# ---- upsert_customers (bulk) -------------------------------------------------------------------
+
+BulkOutcomeName = Literal["created", "updated", "unchanged", "ambiguous", "failed"]
+Progress = Callable[[int, int, str], Awaitable[None] | None]
+
+
+class UpsertCustomersInput(InputModel):
+    """Contacts from a CRM sync, processed as one job."""
+
+    contacts: list[CustomerContact] = Field(min_length=1, max_length=MAX_CONTACTS)
+
+
+class BulkOutcome(BaseModel):
+    """One contact's outcome, at its position in the input."""
+
+    index: int
+    outcome: BulkOutcomeName
+    customer_id: str | None = None
+    display_name: str | None = None
+    crm_id: str | None = None
+    matched_on: MatchedOn | None = None
+    changed_fields: list[str] = Field(default_factory=list)
+    candidate_ids: list[str] = Field(default_factory=list)
+    message: str = Field(default="", description="ambiguous/failed: what happened, what to do")
+
+
+class UpsertCustomersResult(BaseModel):
+    """Per-contact outcomes in input order, and the counts."""
+
+    outcomes: list[BulkOutcome]
+    counts: dict[str, int]
+    complete_scan: bool
+
+
+async def upsert_customers(
+    client: QBOClient,
+    params: UpsertCustomersInput,
+    *,
+    progress: Progress | None = None,
+) -> UpsertCustomersResult:
+    """Match every contact first, then create/update through batch (30 a request)."""
+    contacts = params.contacts
+    total = len(contacts)
+    customers, complete = await load_customers(client)
+    outcomes: list[BulkOutcome | None] = [None] * total
+    writes: list[tuple[int, BatchOp, _Plan]] = []
+    claimed: dict[str, int] = {}
+    for index, contact in enumerate(contacts):
+        plan = plan_upsert(contact, customers)
+        base = BulkOutcome(index=index, outcome="failed", crm_id=contact.crm_id)
+        claim = _claim(contact, plan)
+        if claim is not None and claim in claimed:
+            outcomes[index] = base.model_copy(
+                update={
+                    "message": f"contact {index} is the same customer as contact "
+                    f"{claimed[claim]} of this sync ({claim}); merge them in the CRM and sync "
+                    "again. Nothing was written for this one"
+                }
+            )
+            continue
+        if claim is not None:
+            claimed[claim] = index
+        if plan.outcome in ("ambiguous", "conflict"):
+            outcomes[index] = base.model_copy(
+                update={
+                    "outcome": "ambiguous" if plan.outcome == "ambiguous" else "failed",
+                    "matched_on": plan.matched_on,
+                    "candidate_ids": [str(c.get("Id")) for c in plan.candidates],
+                    "message": plan.message,
+                }
+            )
+        elif plan.outcome == "unchanged":
+            assert plan.customer is not None
+            outcomes[index] = _done(base, "unchanged", plan, plan.customer)
+        elif plan.outcome == "create":
+            writes.append((index, BatchOp.create("Customer", plan.changes), plan))
+        else:
+            assert plan.customer is not None
+            op = BatchOp.update(
+                "Customer",
+                str(plan.customer["Id"]),
+                plan.changes,
+                sync_token=str(plan.customer.get("SyncToken", "0")),
+            )
+            writes.append((index, op, plan))
+    done = total - len(writes)
+    await _report(progress, done, total, f"matched {total} contacts; {len(writes)} to write")
+    lock = asyncio.Lock()
+
+    async def run_chunk(chunk: list[tuple[int, BatchOp, _Plan]]) -> None:
+        nonlocal done
+        results = await client.batch([op for _, op, _ in chunk])
+        for (index, op, plan), result in zip(chunk, results, strict=True):
+            base = BulkOutcome(index=index, outcome="failed", crm_id=contacts[index].crm_id)
+            outcome: BulkOutcomeName = "created" if op.operation == "create" else "updated"
+            if result.ok and result.entity:
+                outcomes[index] = _done(base, outcome, plan, result.entity)
+                continue
+            error = result.error
+            if isinstance(error, StaleObjectError) and plan.customer is not None:
+                # A list query can hand out a stale SyncToken: the client re-reads and re-applies
+                # only if nobody changed the same fields.
+                try:
+                    saved = await client.update(
+                        "Customer", str(plan.customer["Id"]), plan.changes, expected=plan.customer
+                    )
+                    outcomes[index] = _done(base, "updated", plan, saved)
+                    continue
+                except (QbMcpError, QBOError) as retry_error:
+                    error = retry_error  # type: ignore[assignment]
+            if isinstance(error, DuplicateNameError):
+                error = await explain_duplicate(client, error, plan.changes.get("DisplayName"))
+            outcomes[index] = base.model_copy(
+                update={
+                    "matched_on": plan.matched_on,
+                    "customer_id": str(plan.customer["Id"]) if plan.customer else None,
+                    "message": _failure_text(error),
+                }
+            )
+        async with lock:
+            done += len(chunk)
+            await _report(progress, done, total, f"wrote {done} of {total} contacts")
+
+    chunks = [writes[i : i + BATCH_LIMIT] for i in range(0, len(writes), BATCH_LIMIT)]
+    # Chunks run concurrently; the client's per-realm limiter keeps them within QuickBooks'
+    # limits (10 in flight, 40 batch requests a minute).
+    await asyncio.gather(*(run_chunk(chunk) for chunk in chunks))
+    final = [o for o in outcomes if o is not None]
+    assert len(final) == total
+    counts = {name: 0 for name in ("created", "updated", "unchanged", "ambiguous", "failed")}
+    for outcome in final:
+        counts[outcome.outcome] += 1
+    return UpsertCustomersResult(outcomes=final, counts=counts, complete_scan=complete)
+
+
+def _claim(contact: CustomerContact, plan: _Plan) -> str | None:
+    """What two contacts of one sync must not share: the customer they write, or a new name."""
+    if plan.customer is not None and plan.outcome in ("update", "unchanged"):
+        return f"customer {plan.customer.get('Id')}"
+    if plan.outcome == "create":
+        return f'new customer "{contact.wanted_display_name().casefold()}"'
+    return None
+
+
+def _done(
+    base: BulkOutcome, outcome: BulkOutcomeName, plan: _Plan, customer: Mapping[str, Any]
+) -> BulkOutcome:
+    return base.model_copy(
+        update={
+            "outcome": outcome,
+            "customer_id": str(customer.get("Id")),
+            "display_name": text(customer.get("DisplayName")),
+            "matched_on": plan.matched_on,
+            "changed_fields": sorted(plan.changes) if outcome == "updated" else [],
+        }
+    )
+
+
+def _failure_text(error: BaseException | None) -> str:
+    if error is None:
+        return "QuickBooks answered this batch item without the customer; read it again"
+    if isinstance(error, DuplicateNameError):
+        return str(error)
+    return tool_error_text(error)
+
+
+async def _report(progress: Progress | None, done: int, total: int, message: str) -> None:
+    if progress is None:
+        return
+    answer = progress(done, total, message)
+    if inspect.isawaitable(answer):
+        await answer

@@ -1,0 +1,318 @@
+"""Payments: apply money received to invoices, oldest first or as told.
+
+Choices where the brief is silent:
+- Invoices are named by `invoice_ids` and/or `invoice_doc_numbers`; the amount is applied to them
+  in the order given, each paid up to its open balance before the next. Without invoices, the
+  customer's open invoices are paid oldest first (DueDate, then TxnDate, then Id).
+- The payment method is written into PrivateNote (`Method: Check`): QuickBooks' PaymentMethod
+  list (PaymentMethodRef) is not reachable through the client or the emulator yet.
+- Retries. Each payment carries a marker in PrivateNote, `[qb-mcp:pay:<hash>]`, the hash of the
+  call's resolved arguments (customer, amount, date, invoices asked for or "oldest", method,
+  reference, leave_credit, idempotency_key). Before writing, the customer's payments of that
+  amount on that date are read and a payment with the marker is returned instead of a new one
+  (`already_recorded=True`). So a retried call never records twice even after the invoices'
+  balances changed (which changes the request body, and with it the client's derived requestid).
+  Two genuinely separate payments with identical arguments need distinct idempotency keys.
+- Refusals (nothing written): an invoice of another customer, a paid or voided invoice, an amount
+  above the invoices' open balances without leave_credit, a customer with nothing open and no
+  leave_credit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from qb_mcp.bookkeeping.common import (
+    ZERO,
+    DocNumberIn,
+    IdempotencyKeyIn,
+    IdIn,
+    InputModel,
+    Line1,
+    PositiveAmountIn,
+    Text,
+    amount_of,
+    is_voided,
+    parse_day,
+    ref_name,
+    ref_value,
+    resolve_customer,
+    resolve_transaction,
+    text,
+)
+from qb_mcp.bookkeeping.sales import utc_today
+from qb_mcp.errors import InvalidArgumentError
+from qb_mcp.qbo.client import QBOClient
+from qb_mcp.qbo.query import Query
+
+MAX_INVOICES = 100
+# Open invoices considered when none are named (oldest first): enough for any real backlog.
+MAX_OPEN = 1000
+MARKER_PREFIX = "[qb-mcp:pay:"
+
+
+class RecordPaymentInput(InputModel):
+    """Money received from a customer, and which invoices it pays."""
+
+    customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
+    customer_name: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="customer's display name, if no customer_id. May be omitted when invoices "
+        "are named (the customer is theirs)",
+    )
+    amount: PositiveAmountIn = Field(description="amount received, e.g. '125.00'")
+    invoice_ids: list[IdIn] = Field(
+        default_factory=list, max_length=MAX_INVOICES, description="invoices to pay, in order"
+    )
+    invoice_doc_numbers: list[DocNumberIn] = Field(
+        default_factory=list,
+        max_length=MAX_INVOICES,
+        description="invoices to pay by number, after invoice_ids. With no invoices at all, the "
+        "customer's oldest open invoices are paid",
+    )
+    txn_date: date | None = Field(default=None, description="payment date; default today")
+    method: Line1 | None = Field(
+        default=None, max_length=31, description="e.g. Check, Cash, Credit Card (kept in the memo)"
+    )
+    reference: Line1 | None = Field(
+        default=None, max_length=21, description="check or transfer number (PaymentRefNum)"
+    )
+    memo: Text | None = Field(default=None, max_length=1000, description="private note")
+    leave_credit: bool = Field(
+        default=False,
+        description="True: an amount above the invoices' open balances stays on the customer "
+        "as credit. False (default): such a payment is refused",
+    )
+    idempotency_key: IdempotencyKeyIn | None = Field(
+        default=None,
+        description="Optional. A retried call with the same arguments never records a second "
+        "payment, key or not; to record two genuinely separate payments with identical "
+        "arguments (same customer, amount, date, invoices, reference), give each its own key",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> RecordPaymentInput:
+        named = self.invoice_ids or self.invoice_doc_numbers
+        if self.customer_id is not None and self.customer_name is not None:
+            raise ValueError("give customer_id or customer_name, not both")
+        if not named and self.customer_id is None and self.customer_name is None:
+            raise ValueError("give the customer (customer_id or customer_name) or the invoices")
+        if len(set(self.invoice_ids)) != len(self.invoice_ids) or len(
+            {d.casefold() for d in self.invoice_doc_numbers}
+        ) != len(self.invoice_doc_numbers):
+            raise ValueError("an invoice is named twice")
+        return self
+
+
+class AppliedView(BaseModel):
+    """What the payment applied to one invoice, and what that invoice still owes."""
+
+    invoice_id: str
+    doc_number: str | None = None
+    applied: Decimal
+    remaining_balance: Decimal
+
+
+class PaymentResult(BaseModel):
+    """The recorded payment."""
+
+    payment_id: str
+    customer_id: str | None
+    customer_name: str | None
+    txn_date: str | None
+    total: Decimal
+    applied: list[AppliedView]
+    unapplied: Decimal = Field(description="left on the customer as credit")
+    reference: str | None = None
+    already_recorded: bool = Field(description="True when a retried call found the payment")
+
+
+async def record_payment(
+    client: QBOClient, params: RecordPaymentInput, *, today: date | None = None
+) -> PaymentResult:
+    """Record a payment and apply it; refuses over-application unless leave_credit."""
+    today = today or utc_today()
+    txn_date = params.txn_date or today
+    named: list[dict[str, Any]] = []
+    for invoice_id in params.invoice_ids:
+        named.append(
+            await resolve_transaction(client, "Invoice", txn_id=invoice_id, doc_number=None)
+        )
+    for number in params.invoice_doc_numbers:
+        named.append(await resolve_transaction(client, "Invoice", txn_id=None, doc_number=number))
+    if len({str(i["Id"]) for i in named}) != len(named):
+        raise InvalidArgumentError("the same invoice is named twice (by id and by number)")
+    if params.customer_id is not None or params.customer_name is not None:
+        customer = await resolve_customer(
+            client, customer_id=params.customer_id, customer_name=params.customer_name
+        )
+        customer_id = str(customer["Id"])
+    else:
+        customer_id = str(ref_value(named[0], "CustomerRef"))
+        customer = await resolve_customer(client, customer_id=customer_id, customer_name=None)
+    # A retried call is answered before the checks: its invoices may be paid by now.
+    marker = _marker(params, customer_id, txn_date, [str(i["Id"]) for i in named])
+    existing = await _find_marked(client, customer_id, params.amount, txn_date, marker)
+    if existing is not None:
+        return await _result(client, existing, already=True)
+    for invoice in named:
+        _check_payable(invoice, customer_id, customer)
+    invoices = named or await _oldest_open(client, customer_id)
+    open_total = sum((amount_of(i.get("Balance")) for i in invoices), ZERO)
+    if params.amount > open_total and not params.leave_credit:
+        what = "the named invoices" if named else "the customer's open invoices"
+        raise InvalidArgumentError(
+            f"the payment of {params.amount} is more than {what} owe ({open_total}); nothing "
+            "was written. Check the amount, name more invoices, or pass leave_credit=true to "
+            f"keep the extra {params.amount - open_total} as customer credit"
+        )
+    lines: list[dict[str, Any]] = []
+    left = params.amount
+    for invoice in invoices:
+        if left <= 0:
+            break
+        applied = min(left, amount_of(invoice.get("Balance")))
+        if applied > 0:
+            lines.append(
+                {
+                    "Amount": applied,
+                    "LinkedTxn": [{"TxnId": str(invoice["Id"]), "TxnType": "Invoice"}],
+                }
+            )
+            left -= applied
+    note = " | ".join(
+        p for p in (params.memo, f"Method: {params.method}" if params.method else None, marker) if p
+    )
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer_id},
+        "TotalAmt": params.amount,
+        "TxnDate": txn_date.isoformat(),
+        "Line": lines,
+        "PrivateNote": note,
+    }
+    if params.reference:
+        body["PaymentRefNum"] = params.reference
+    created = await client.create("Payment", body)
+    return await _result(client, created, already=False)
+
+
+def _check_payable(
+    invoice: Mapping[str, Any], customer_id: str, customer: Mapping[str, Any]
+) -> None:
+    label = f"invoice {invoice.get('Id')}" + (
+        f" (#{invoice['DocNumber']})" if isinstance(invoice.get("DocNumber"), str) else ""
+    )
+    owner = ref_value(invoice, "CustomerRef")
+    if owner != customer_id:
+        raise InvalidArgumentError(
+            f'{label} belongs to customer {owner} "{ref_name(invoice, "CustomerRef")}", not to '
+            f'customer {customer_id} "{customer.get("DisplayName")}"; nothing was written. '
+            "Record separate payments per customer (list_open_invoices shows whose is whose)"
+        )
+    if is_voided(invoice):
+        raise InvalidArgumentError(
+            f"{label} is voided and cannot be paid; nothing was written. Pay another invoice "
+            "(list_open_invoices), or leave the money as credit with leave_credit=true and no "
+            "invoices"
+        )
+    if amount_of(invoice.get("Balance")) <= 0:
+        raise InvalidArgumentError(
+            f"{label} is already paid in full; nothing was written. list_open_invoices shows "
+            "what is still open"
+        )
+
+
+async def _oldest_open(client: QBOClient, customer_id: str) -> list[dict[str, Any]]:
+    query = (
+        Query.select("Invoice")
+        .where("CustomerRef", "=", customer_id)
+        .where("Balance", ">", Decimal(0))
+        .order_by("DueDate")
+    )
+    rows: list[dict[str, Any]] = []
+    async for row in client.query_all(query):
+        if not is_voided(row) and amount_of(row.get("Balance")) > 0:
+            rows.append(row)
+        if len(rows) >= MAX_OPEN:
+            break
+    far = date.max
+    rows.sort(
+        key=lambda r: (
+            parse_day(r.get("DueDate")) or far,
+            parse_day(r.get("TxnDate")) or far,
+            int(r["Id"]) if str(r.get("Id", "")).isdigit() else 0,
+        )
+    )
+    return rows
+
+
+def _marker(
+    params: RecordPaymentInput, customer_id: str, txn_date: date, invoice_ids: list[str]
+) -> str:
+    basis = "\n".join(
+        (
+            customer_id,
+            format(params.amount, "f"),
+            txn_date.isoformat(),
+            ",".join(invoice_ids) or "oldest",
+            params.method or "",
+            params.reference or "",
+            "credit" if params.leave_credit else "",
+            params.idempotency_key or "",
+        )
+    )
+    return f"{MARKER_PREFIX}{hashlib.sha256(basis.encode()).hexdigest()[:16]}]"
+
+
+async def _find_marked(
+    client: QBOClient, customer_id: str, amount: Decimal, txn_date: date, marker: str
+) -> dict[str, Any] | None:
+    query = (
+        Query.select("Payment")
+        .where("CustomerRef", "=", customer_id)
+        .where("TxnDate", "=", txn_date)
+        .where("TotalAmt", "=", amount)
+    )
+    async for row in client.query_all(query):
+        note = row.get("PrivateNote")
+        if isinstance(note, str) and marker in note:
+            return row
+    return None
+
+
+async def _result(client: QBOClient, payment: Mapping[str, Any], *, already: bool) -> PaymentResult:
+    applied: list[AppliedView] = []
+    lines = payment.get("Line")
+    for line in lines if isinstance(lines, list) else []:
+        linked = line.get("LinkedTxn") if isinstance(line, Mapping) else None
+        if not isinstance(linked, list) or not linked or not isinstance(linked[0], Mapping):
+            continue
+        invoice_id = str(linked[0].get("TxnId"))
+        invoice = await client.get("Invoice", invoice_id)
+        applied.append(
+            AppliedView(
+                invoice_id=invoice_id,
+                doc_number=text(invoice.get("DocNumber")),
+                applied=amount_of(line.get("Amount")),
+                remaining_balance=amount_of(invoice.get("Balance")),
+            )
+        )
+    return PaymentResult(
+        payment_id=str(payment.get("Id", "")),
+        customer_id=ref_value(payment, "CustomerRef"),
+        customer_name=ref_name(payment, "CustomerRef"),
+        txn_date=text(payment.get("TxnDate")),
+        total=amount_of(payment.get("TotalAmt")),
+        applied=applied,
+        unapplied=amount_of(payment.get("UnappliedAmt")),
+        reference=text(payment.get("PaymentRefNum")),
+        already_recorded=already,
+    )
