@@ -20,14 +20,7 @@ def all_specs(*, read_only: bool = False) -> list[ToolSpec]:
 
     specs: list[ToolSpec] = []
     for name in TOOL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # A tool group whose operations are not built yet; never hides a missing dependency.
-            if exc.name not in (name, name.replace("tools", "bookkeeping")):
-                raise
-            continue
-        specs.extend(module.SPECS)
+        specs.extend(importlib.import_module(name).SPECS)
     if read_only:
         specs = [spec for spec in specs if spec.read_only]
     return specs

@@ -1,0 +1,41 @@
+"""Payment tools: record_payment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from qb_mcp.bookkeeping import payments
+from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
+from qb_mcp.prompts import tool_description
+from qb_mcp.tools.base import AppState, ToolSpec
+
+
+async def record_payment(
+    state: AppState, args: RecordPaymentInput, _ctx: Context[Any, Any]
+) -> PaymentResult:
+    """A payment applied to invoices (recorded once)."""
+    return await payments.record_payment(state.client, args)
+
+
+def _payment_id(result: PaymentResult) -> Mapping[str, str | None]:
+    return {"Payment": result.payment_id}
+
+
+SPECS = (
+    ToolSpec(
+        name="record_payment",
+        title="Record a payment",
+        description=tool_description("record_payment"),
+        input_model=RecordPaymentInput,
+        output_model=PaymentResult,
+        body=record_payment,
+        read_only=False,
+        destructive=False,  # adds a payment; the invoices' balances follow from it
+        idempotent=True,  # the same call again finds the payment it recorded
+        open_world=True,
+        audit_ids=_payment_id,
+    ),
+)

@@ -1,0 +1,83 @@
+"""Read tools an agent needs to finish a job without guessing ids: find_items,
+list_open_invoices, get_transaction and a read-only query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from qb_mcp.bookkeeping import reads
+from qb_mcp.bookkeeping.reads import (
+    FindItemsInput,
+    FindItemsResult,
+    GetTransactionInput,
+    ListOpenInvoicesInput,
+    OpenInvoicesResult,
+    QueryResult,
+    RunQueryInput,
+    TransactionResult,
+)
+from qb_mcp.prompts import tool_description
+from qb_mcp.tools.base import AppState, ToolSpec
+
+
+async def find_items(
+    state: AppState, args: FindItemsInput, _ctx: Context[Any, Any]
+) -> FindItemsResult:
+    """Items by name part or type."""
+    return await reads.find_items(state.client, args)
+
+
+async def list_open_invoices(
+    state: AppState, args: ListOpenInvoicesInput, _ctx: Context[Any, Any]
+) -> OpenInvoicesResult:
+    """Unpaid invoices, oldest due first."""
+    return await reads.list_open_invoices(state.client, args)
+
+
+async def get_transaction(
+    state: AppState, args: GetTransactionInput, _ctx: Context[Any, Any]
+) -> TransactionResult:
+    """One estimate, invoice or payment."""
+    return await reads.get_transaction(state.client, args)
+
+
+async def query(state: AppState, args: RunQueryInput, _ctx: Context[Any, Any]) -> QueryResult:
+    """A read-only query, one bounded page."""
+    return await reads.run_query(state.client, args)
+
+
+def _read(name: str, title: str, input_model: Any, output_model: Any, body: Any) -> ToolSpec:
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=tool_description(name),
+        input_model=input_model,
+        output_model=output_model,
+        body=body,
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        open_world=True,
+    )
+
+
+SPECS = (
+    _read("find_items", "Find items", FindItemsInput, FindItemsResult, find_items),
+    _read(
+        "list_open_invoices",
+        "List open invoices",
+        ListOpenInvoicesInput,
+        OpenInvoicesResult,
+        list_open_invoices,
+    ),
+    _read(
+        "get_transaction",
+        "Get an estimate, invoice or payment",
+        GetTransactionInput,
+        TransactionResult,
+        get_transaction,
+    ),
+    _read("query", "Query QuickBooks (read-only)", RunQueryInput, QueryResult, query),
+)
