@@ -3,12 +3,17 @@ transport wrapper that records what went over the wire (it changes nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+import uvicorn
 
 from qb_mcp.emulator import DEMO_REALM_ID, Emulator, EmulatorConfig
 from qb_mcp.qbo.client import QBOClient
@@ -115,3 +120,27 @@ def make_client(
         limiter=limiter or RealmLimiter(ROOMY),
         **options,
     )
+
+
+@contextmanager
+def served(emulator: Emulator) -> Iterator[str]:
+    """The emulator under uvicorn on a loopback port, in a thread; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        emulator.app, host="127.0.0.1", port=port, log_level="critical", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the emulator did not start under uvicorn")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
