@@ -162,22 +162,33 @@ class TokenManager:
 
     async def _locked_refresh(self, realm_id: str, rejected: str | None) -> str:
         async with self._lock(realm_id):
+            # Tasks that queued behind a refresh usually find it done: a plain read tells them
+            # without each taking the write lock that other processes' writers are waiting for.
+            current = self._current(
+                self._usable(realm_id, await connections.get(self._database, realm_id)), rejected
+            )
+            if current is not None:
+                return current
             result: str | ReauthorizationRequiredError
             async with self._database.transaction() as tx:
-                # Re-read under the write lock: another task or process may have refreshed already.
+                # Re-read under the write lock: another process may have refreshed meanwhile.
                 row = self._usable(realm_id, await connections.get(tx, realm_id))
-                access = self._keyring.decrypt(
-                    row.access_token, realm_id=realm_id, column="access_token"
-                )
-                if rejected is None:
-                    if not self._due(row):
-                        return access
-                elif access != rejected and not self._due(row):
-                    return access
+                current = self._current(row, rejected)
+                if current is not None:
+                    return current
                 result = await self._refresh_row(tx, row)
             if isinstance(result, ReauthorizationRequiredError):
                 raise result  # only after COMMIT, so the needs_reauth flag is kept
             return result
+
+    def _current(self, row: ConnectionRow, rejected: str | None) -> str | None:
+        """The row's access token if it can still be handed out, else None (refresh it)."""
+        if self._due(row):
+            return None
+        access = self._keyring.decrypt(
+            row.access_token, realm_id=row.realm_id, column="access_token"
+        )
+        return None if access == rejected else access
 
     async def _refresh_row(
         self, tx: Executor, row: ConnectionRow

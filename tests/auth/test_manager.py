@@ -214,3 +214,23 @@ async def test_connection_of_another_environment_is_not_refreshed(harness: Harne
     row = await connections.get(harness.database, REALM)
     assert row is not None and not row.needs_reauth
     assert harness.server.refresh_count == 0
+
+
+async def test_a_cancelled_caller_does_not_abandon_a_refresh_midway(harness: Harness) -> None:
+    await harness.connect()
+    harness.clock.advance(3600)
+    caller = asyncio.create_task(harness.manager.access_token(REALM))
+    for _ in range(10_000):  # yield to the event loop until Intuit has rotated the tokens
+        if harness.server.refresh_count:
+            break
+        await asyncio.sleep(0)
+    assert harness.server.refresh_count == 1
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    # Had the refresh been rolled back, the stored refresh token would be the superseded one.
+    token = await harness.manager.access_token(REALM)
+    harness.server.check_bearer(f"Bearer {token}", REALM)
+    harness.clock.advance(3600)
+    await harness.manager.access_token(REALM)
+    assert harness.server.refresh_count == 2
