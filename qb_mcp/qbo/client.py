@@ -247,7 +247,7 @@ class QBOClient:
         prepared = prepare_body(body, what=f"{name} body")
         if "Id" in prepared:
             raise InvalidArgumentError(f"a new {name} has no Id; use update() to change one")
-        answer = await self._write("create", name, name.lower(), prepared, idempotency_key)
+        answer, _ = await self._write("create", name, name.lower(), prepared, idempotency_key)
         return _member(answer, name)
 
     async def update(
@@ -294,7 +294,7 @@ class QBOClient:
         for attempt in range(STALE_RETRIES + 1):
             body = {**prepared, "Id": entity_id, "SyncToken": sync_token, "sparse": True}
             try:
-                answer = await self._write("update", name, name.lower(), body, idempotency_key)
+                answer, _ = await self._write("update", name, name.lower(), body, idempotency_key)
                 return _member(answer, name)
             except StaleObjectError:
                 if seen is None or attempt == STALE_RETRIES:
@@ -411,13 +411,13 @@ class QBOClient:
     ) -> list[BatchResult]:
         body = batching.request_body(items)
         try:
-            answer = await self._write("batch", "Batch", "batch", body, key, batch=True)
+            answer, tid = await self._write("batch", "Batch", "batch", body, key, batch=True)
         except QBOError as error:
             return [batching.failed(bid, op, error) for bid, op in items]
         return batching.results(
             items,
             answer,
-            intuit_tid=self.last_intuit_tid,
+            intuit_tid=tid,
             error_from_fault=faults.error_from_fault,
         )
 
@@ -440,7 +440,7 @@ class QBOClient:
                 sync_token = _sync_token(await self.get(name, entity_id), name, entity_id)
             body = {"Id": entity_id, "SyncToken": sync_token}
             try:
-                answer = await self._write(
+                answer, _ = await self._write(
                     operation,
                     name,
                     name.lower(),
@@ -468,8 +468,11 @@ class QBOClient:
         *,
         params: Mapping[str, str] | None = None,
         batch: bool = False,
-    ) -> dict[str, Any]:
-        """Send one write under the ledger's rules (module docstring); returns the answer body."""
+    ) -> tuple[dict[str, Any], str | None]:
+        """Send one write under the ledger's rules (module docstring).
+
+        Returns the answer body and its intuit_tid (the recorded ones when replayed).
+        """
         content = wire.encode(body)
         explicit = idempotency_key is not None
         base_key = (
@@ -496,7 +499,7 @@ class QBOClient:
                         latest.request_id,
                     )
                     self.last_intuit_tid = latest.intuit_tid
-                    return _object(wire.decode(latest.response.encode()))
+                    return _object(wire.decode(latest.response.encode())), latest.intuit_tid
                 generation = latest.generation + 1
             elif latest.status == "pending":
                 generation = latest.generation  # settle it: same id again
@@ -535,7 +538,7 @@ class QBOClient:
             raise
         answer = _decode(raw, tid)
         await self._ledger.complete(self.realm_id, request_id, raw.decode("utf-8"), tid)
-        return answer
+        return answer, tid
 
     # ---- the pipeline --------------------------------------------------------------------------
 
