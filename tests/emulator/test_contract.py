@@ -37,7 +37,9 @@ from xml.etree import ElementTree
 import httpx2
 import pytest
 
-from qb_mcp.emulator import Emulator
+from qb_mcp.emulator import Emulator, EmulatorConfig
+from qb_mcp.emulator.webhooks import sign
+from tests.emulator.conftest import FakeClock, in_process_client
 
 pytestmark = pytest.mark.anyio
 
@@ -777,3 +779,44 @@ def test_the_rule_catches_invented_keys_wrong_types_and_missing_keys(samples: Pa
         ".MetaData.CreateTime: number where the samples have ['string']",
         ".MetaData.LastUpdatedTime: missing (every sample has it)",
     }
+
+
+# ---- webhooks ---------------------------------------------------------------------------------
+
+
+def json_shape(value: Any) -> Any:
+    """Keys and JSON types, recursively (lists by their first item)."""
+    if isinstance(value, dict):
+        return {key: json_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_shape(value[0])] if value else []
+    return kind(value)
+
+
+async def test_a_legacy_webhook_has_the_samples_shape_and_signature(
+    clock: FakeClock, realm_id: str, samples: Path
+) -> None:
+    received: list[httpx2.Request] = []
+
+    def listener(request: httpx2.Request) -> httpx2.Response:
+        received.append(request)
+        return httpx2.Response(200)
+
+    config = EmulatorConfig(
+        webhook_url="http://listener.test/webhooks/intuit", webhook_verifier_token="verifier"
+    )
+    emulator = Emulator(config, clock=clock, webhook_transport=httpx2.MockTransport(listener))
+    token = emulator.issue_tokens().access_token
+    async with emulator.running(), in_process_client(emulator, token) as client:
+        await new_customer(client, f"/v3/company/{realm_id}", "Webhook Shape Co")
+        assert emulator.webhooks is not None
+        await emulator.webhooks.drained()
+    body = received[0].content
+    assert received[0].headers["intuit-signature"] == sign(body, "verifier")
+    ours = json.loads(body)
+    assert json_shape(ours) == json_shape(load(samples, "webhook-legacy-signed.json"))
+    entity = ours["eventNotifications"][0]["dataChangeEvent"]["entities"][0]
+    assert (entity["name"], entity["operation"]) == ("Customer", "Create")
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[-+]\d\d:?\d\d", entity["lastUpdated"]
+    )
