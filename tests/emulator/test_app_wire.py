@@ -22,7 +22,7 @@ def test_large_amounts_are_not_rounded_through_float() -> None:
 
 
 def test_plain_values_keep_json_meaning() -> None:
-    value = {"a": [True, False, None, 1, 2.5, "x\"y", "Ünïcødé"], "b": {}}
+    value = {"a": [True, False, None, 1, 2.5, 'x"y', "Ünïcødé"], "b": {}}
     assert json.loads(dumps(value)) == value
 
 
