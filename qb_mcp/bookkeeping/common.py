@@ -322,9 +322,12 @@ async def resolve_customer(
 
 
 async def _customer_by_name(client: QBOClient, name: str) -> dict[str, Any]:
-    exact = [c for c in await customers_named(client, name) if c.get("Active") is not False]
+    everyone = await customers_named(client, name)
+    exact = [c for c in everyone if c.get("Active") is not False]
     if len(exact) == 1:
         return exact[0]
+    if not exact and len(everyone) == 1:
+        return everyone[0]  # inactive: the caller refuses it and says so
     if len(exact) > 1:  # pragma: no cover - QuickBooks keeps DisplayName unique
         raise InvalidArgumentError(
             f'the customer name "{name}" matches several customers: {listed(exact)}; pass '
