@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from qb_mcp.auth.crypto import KeyRing, key_file_path, load_keyring
-from qb_mcp.auth.manager import refresh_deadline, rotate_key
+from qb_mcp.auth.manager import WARN_WITHIN_SECONDS, refresh_deadline, rotate_key
 from qb_mcp.auth.oauth import LoginFlow, callback_address, run_login_flow
 from qb_mcp.auth.wiring import api_base_url, intuit_oauth, open_auth
 from qb_mcp.config import Settings
@@ -108,6 +108,8 @@ def format_connection(row: ConnectionRow, *, keyring: KeyRing | None, now: float
         health = "NEEDS LOGIN: run `qb-mcp auth login`"
     elif refresh_deadline(row) <= now:
         health = "EXPIRED: run `qb-mcp auth login`"
+    elif refresh_deadline(row) - now < WARN_WITHIN_SECONDS:
+        health = "EXPIRES SOON: run `qb-mcp auth login` before the refresh token expiry below"
     else:
         health = "OK"
     if keyring is None:

@@ -28,7 +28,6 @@ import os
 import secrets
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -140,16 +139,6 @@ def stored_key_id(stored: str) -> str | None:
     return parts[1]
 
 
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    """Where the keys came from, for `doctor` and `auth status`."""
-
-    source: KeySource
-    count: int
-    newest_key_id: str
-    key_file: Path | None  # the key file in use (alone, or as the oldest decrypt-only key)
-
-
 def key_file_path(home: Path) -> Path:
     return home / KEY_FILE_NAME
 
@@ -222,8 +211,3 @@ def create_key_file(path: Path) -> bytes:
 def key_file_mode_ok(path: Path) -> bool:
     """True when the key file is readable by its owner only."""
     return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
-
-
-def generate_key_text() -> str:
-    """A fresh key in the form `QBO_TOKEN_KEYS` takes."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii").rstrip("=")

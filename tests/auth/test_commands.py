@@ -359,3 +359,19 @@ def test_doctor_exits_1_and_says_what_to_do(
     assert code == 1
     assert "FIX  database" in out and "qb-mcp auth login" in out
     assert "FIX  webhooks" in out and "QBO_WEBHOOK_VERIFIER_TOKEN" in out
+
+
+def test_missing_key_is_a_one_line_error_and_deletes_nothing(
+    env: dict[str, str],
+    emulator: Emulator,
+    qbo_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("QBO_TOKEN_KEYS")
+    connect(emulator)
+    key_file_path(qbo_home).unlink()  # the key is lost (or the data folder was copied without it)
+    code, _, err = run(["auth", "revoke"], capsys)
+    assert_one_line_error(code, err, "QBO_TOKEN_KEYS is unset")
+    assert len(rows(qbo_home)) == 1
+    assert not key_file_path(qbo_home).exists()

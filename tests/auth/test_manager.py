@@ -234,3 +234,16 @@ async def test_a_cancelled_caller_does_not_abandon_a_refresh_midway(harness: Har
     harness.clock.advance(3600)
     await harness.manager.access_token(REALM)
     assert harness.server.refresh_count == 2
+
+
+async def test_corrupted_ciphertext_is_a_store_error_and_changes_nothing(harness: Harness) -> None:
+    await harness.connect()
+    await harness.database.execute(
+        "UPDATE connections SET access_token = ? WHERE realm_id = ?",
+        (f"v1:{harness.keyring.newest_key_id}:garbage", REALM),
+    )
+    before = await connections.get(harness.database, REALM)
+    with pytest.raises(TokenStoreError, match="corrupted") as caught:
+        await harness.manager.access_token(REALM)
+    assert "\n" not in str(caught.value)
+    assert await connections.get(harness.database, REALM) == before
