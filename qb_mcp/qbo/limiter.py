@@ -14,6 +14,8 @@ still counted when that last one asked for its slot.) Every attempt counts, incl
 the ones that fail: QuickBooks counts them too.
 
 `limiter_for(realm_id)` is the process-wide registry: every client of one realm shares one budget.
+A limiter is meant for one event loop at a time (asyncio, not threads); waiting is done on futures
+made per wait, so successive loops (tests, `asyncio.run` per command) can share it.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class RealmLimiter:
         self._in_flight -= 1
         while self._waiters:
             waiter = self._waiters.popleft()
-            if not waiter.done():
+            if not waiter.done() and not waiter.get_loop().is_closed():
                 waiter.set_result(None)
         # Entries finish out of order; keep each deque sorted by `until` so expiry stays at the
         # left end.
