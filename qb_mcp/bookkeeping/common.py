@@ -52,32 +52,31 @@ def _from_json_number(value: object) -> object:
     return value
 
 
-def _amount(value: Decimal) -> Decimal:
-    return money.parse_amount(value, field="amount")
+def _amount(value: object) -> Decimal:
+    return money.parse_amount(_from_json_number(value), field="amount")
 
 
-def _positive_amount(value: Decimal) -> Decimal:
-    amount = money.parse_amount(value, field="amount")
+def _positive_amount(value: object) -> Decimal:
+    amount = money.parse_amount(_from_json_number(value), field="amount")
     if amount <= 0:
         raise ValueError("amount must be greater than zero")
     return amount
 
 
-def _quantity(value: Decimal) -> Decimal:
-    return money.parse_quantity(value, field="quantity")
+def _quantity(value: object) -> Decimal:
+    return money.parse_quantity(_from_json_number(value), field="quantity")
 
 
-def _price(value: Decimal) -> Decimal:
-    return money.parse_quantity(value, field="unit_price")
+def _price(value: object) -> Decimal:
+    return money.parse_quantity(_from_json_number(value), field="unit_price")
 
 
-# `Decimal` fields refuse NaN/inf (allow_inf_nan=False on the models) and anything not a number.
-AmountIn = Annotated[Decimal, BeforeValidator(_from_json_number), AfterValidator(_amount)]
-PositiveAmountIn = Annotated[
-    Decimal, BeforeValidator(_from_json_number), AfterValidator(_positive_amount)
-]
-QuantityIn = Annotated[Decimal, BeforeValidator(_from_json_number), AfterValidator(_quantity)]
-PriceIn = Annotated[Decimal, BeforeValidator(_from_json_number), AfterValidator(_price)]
+# The raw value goes through `qb_mcp.money` (which refuses exponents, separators, NaN, booleans,
+# too many places and sizes QuickBooks cannot hold) before pydantic's own Decimal parsing.
+AmountIn = Annotated[Decimal, BeforeValidator(_amount)]
+PositiveAmountIn = Annotated[Decimal, BeforeValidator(_positive_amount)]
+QuantityIn = Annotated[Decimal, BeforeValidator(_quantity)]
+PriceIn = Annotated[Decimal, BeforeValidator(_price)]
 
 
 def _clean_text(value: object) -> object:
