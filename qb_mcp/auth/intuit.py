@@ -6,6 +6,7 @@ carry Intuit's `error` code and our own sentence only.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class IntuitOAuth:
         self.endpoints = endpoints
         self.client_id = client_id
         self._auth = httpx2.BasicAuth(client_id, client_secret)
+        self._timeout = timeout
         self._http = httpx2.AsyncClient(transport=transport, timeout=timeout)
 
     def __repr__(self) -> str:
@@ -110,12 +112,19 @@ class IntuitOAuth:
 
     async def _token_request(self, form: dict[str, str]) -> TokenGrant:
         try:
-            response = await self._http.post(
-                self.endpoints.token,
-                data=form,
-                auth=self._auth,
-                headers={"Accept": "application/json", HARD_EXPIRY_HEADER: "true"},
-            )
+            # httpx2's timeout bounds each phase (connect, write, read); this bounds the whole
+            # call, which runs under the store's write lock (see manager.py).
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.post(
+                    self.endpoints.token,
+                    data=form,
+                    auth=self._auth,
+                    headers={"Accept": "application/json", HARD_EXPIRY_HEADER: "true"},
+                )
+        except TimeoutError:
+            raise TransportError(
+                f"Intuit's token endpoint did not answer within {self._timeout:g} s"
+            ) from None
         except httpx2.HTTPError as exc:
             raise TransportError(
                 f"could not reach Intuit's token endpoint ({type(exc).__name__})"
