@@ -19,13 +19,23 @@ from qb_mcp.bookkeeping.customers import (
     upsert_customer,
     upsert_customers,
 )
-from qb_mcp.emulator import Emulator
-from qb_mcp.errors import InvalidArgumentError
+from qb_mcp.emulator import DEMO_REALM_ID, Emulator
+from qb_mcp.errors import DuplicateNameError, InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
-from tests.bookkeeping.support import emulator, named, objects, qbo, state
+from qb_mcp.store import Database
+from tests.bookkeeping.support import (
+    BeforeFirstWrite,
+    build_client,
+    database,
+    emulator,
+    named,
+    objects,
+    qbo,
+    state,
+)
 
 pytestmark = pytest.mark.anyio
-__all__ = ["emulator", "qbo"]
+__all__ = ["database", "emulator", "qbo"]
 
 
 # ---- find_customer -----------------------------------------------------------------------------
@@ -296,3 +306,47 @@ def test_any_find_input_validates_or_is_refused(fields: dict[str, Any]) -> None:
     except ValidationError:
         return
     assert model.customer_id or model.name or model.email or model.phone or model.company
+
+
+# ---- races: someone else writes between our read and our write ---------------------------------
+
+
+async def test_a_duplicate_name_from_quickbooks_names_the_holder(
+    emulator: Emulator, database: Database
+) -> None:
+    holder: dict[str, Any] = {}
+
+    def someone_takes_the_name() -> None:
+        answer = emulator.backend.write(DEMO_REALM_ID, "Customer", {"DisplayName": "Ada Lovelace"})
+        holder.update(answer["Customer"])
+
+    transport = BeforeFirstWrite(emulator, someone_takes_the_name)
+    async with build_client(emulator, database, transport) as client:
+        with pytest.raises(DuplicateNameError) as raised:
+            await upsert_customer(client, contact(email="ada@elsewhere.example"))
+    assert holder["Id"] in str(raised.value) and "6240" in str(raised.value)
+    assert raised.value.code == "6240"
+
+
+async def test_a_stale_sync_token_in_bulk_is_recovered(
+    emulator: Emulator, database: Database
+) -> None:
+    amy = named(emulator, "Amy's Bird Sanctuary")
+
+    def someone_edits_amy() -> None:
+        emulator.backend.write(
+            DEMO_REALM_ID,
+            "Customer",
+            {"Id": amy["Id"], "SyncToken": amy["SyncToken"], "sparse": True, "Notes": "VIP"},
+        )
+
+    transport = BeforeFirstWrite(emulator, someone_edits_amy)
+    params = UpsertCustomersInput.model_validate(
+        {"contacts": [{"display_name": "Amy's Bird Sanctuary", "phone": "(650) 555-2222"}]}
+    )
+    async with build_client(emulator, database, transport) as client:
+        result = await upsert_customers(client, params)
+    assert result.outcomes[0].outcome == "updated"
+    stored = named(emulator, "Amy's Bird Sanctuary")
+    assert stored["PrimaryPhone"]["FreeFormNumber"] == "(650) 555-2222"
+    assert stored["Notes"] == "VIP"
