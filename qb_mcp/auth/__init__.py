@@ -5,6 +5,6 @@ database and `auth.manager`, a `TokenManager` to pass to `QBOClient(token_source
 """
 
 from qb_mcp.auth.manager import TokenManager
-from qb_mcp.auth.wiring import AuthContext, open_auth
+from qb_mcp.auth.wiring import AuthContext, connected_realm, open_auth
 
-__all__ = ["AuthContext", "TokenManager", "open_auth"]
+__all__ = ["AuthContext", "TokenManager", "connected_realm", "open_auth"]

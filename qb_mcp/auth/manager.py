@@ -206,8 +206,11 @@ class TokenManager:
             try:
                 grant = await self._oauth.refresh(refresh_token)
             except InvalidGrantError:
-                # Another process may hold a newer refresh token (one that did not follow this
-                # locking, or a login that just finished): use it before giving up on the realm.
+                # Before declaring the connection dead, re-read: if the store holds a refresh
+                # token we have not tried, use it. Under SQLite's write lock no one can have
+                # written since our read, so this finds nothing there; it is kept (one read, on a
+                # path taken once per dead connection) for stores whose lock a writer could
+                # bypass, where marking a live connection dead would cost the user a login.
                 latest = await connections.get(tx, realm_id)
                 if latest is not None:
                     newer = self._keyring.decrypt(

@@ -17,8 +17,8 @@ from qb_mcp.auth.crypto import load_keyring
 from qb_mcp.auth.intuit import IntuitOAuth
 from qb_mcp.auth.manager import TokenManager
 from qb_mcp.config import API_BASE_URLS, OAuthEndpoints, Settings
-from qb_mcp.errors import ConfigError
-from qb_mcp.store import Database, open_database
+from qb_mcp.errors import ConfigError, InvalidArgumentError
+from qb_mcp.store import Database, connections, open_database
 
 # The emulator accepts any client credentials unless it was configured with some.
 EMULATOR_CLIENT_ID = "qb-mcp-emulator"
@@ -121,3 +121,27 @@ async def open_auth(
             await database.close()
     finally:
         await oauth.aclose()
+
+
+async def connected_realm(settings: Settings, database: Database) -> str | None:
+    """The realm to use: QBO_REALM_ID (which must be connected), else the only connection.
+
+    None when no company is connected; `InvalidArgumentError` when several are and QBO_REALM_ID
+    does not say which.
+    """
+    rows = await connections.list_all(database)
+    if settings.realm_id is not None:
+        if any(row.realm_id == settings.realm_id for row in rows):
+            return settings.realm_id
+        raise InvalidArgumentError(
+            f"QBO_REALM_ID={settings.realm_id} is not connected; run `qb-mcp auth login` "
+            "or `qb-mcp auth status`"
+        )
+    if not rows:
+        return None
+    if len(rows) > 1:
+        listed = ", ".join(row.realm_id for row in rows)
+        raise InvalidArgumentError(
+            f"several companies are connected ({listed}); set QBO_REALM_ID to one of them"
+        )
+    return rows[0].realm_id

@@ -5,8 +5,11 @@ import pytest
 
 from qb_mcp.auth.crypto import KeyRing
 from qb_mcp.auth.manager import TokenManager
+from qb_mcp.auth.wiring import connected_realm
+from qb_mcp.config import Settings
 from qb_mcp.errors import (
     ConfigError,
+    InvalidArgumentError,
     InvalidClientError,
     ReauthorizationRequiredError,
     TokenStoreError,
@@ -247,3 +250,18 @@ async def test_corrupted_ciphertext_is_a_store_error_and_changes_nothing(harness
         await harness.manager.access_token(REALM)
     assert "\n" not in str(caught.value)
     assert await connections.get(harness.database, REALM) == before
+
+
+async def test_connected_realm_is_the_only_one_or_the_configured_one(harness: Harness) -> None:
+    settings = Settings(environment="emulator")
+    assert await connected_realm(settings, harness.database) is None
+    await harness.connect()
+    assert await connected_realm(settings, harness.database) == REALM
+    harness.emulator.backend.add_company("123", seed="empty")
+    await harness.connect("123")
+    with pytest.raises(InvalidArgumentError, match="set QBO_REALM_ID"):
+        await connected_realm(settings, harness.database)
+    chosen = Settings(environment="emulator", realm_id="123")
+    assert await connected_realm(chosen, harness.database) == "123"
+    with pytest.raises(InvalidArgumentError, match="QBO_REALM_ID=42 is not connected"):
+        await connected_realm(Settings(environment="emulator", realm_id="42"), harness.database)
