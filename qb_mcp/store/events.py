@@ -1,0 +1,353 @@
+"""The `webhook_events` and `webhook_catchup` tables (migration 0004).
+
+Rows arrive from three sources: the two webhook formats and change data capture (CDC). The rule
+that keeps each change stored once lives in `store_events`, run inside one transaction per
+delivery:
+1. A CloudEvents id already stored: a duplicate delivery.
+2. The same version (realm, entity, id, UTC second, operation) already stored, from any source:
+   a duplicate (a legacy retry, or the same change sent in the other format).
+3. A CDC change whose version (realm, entity, id, second) has any row: already announced. CDC
+   cannot tell a void, a merge or an email from an update, so it does not compare operations.
+4. A webhook event whose version has only a CDC row: that row announced it (catch-up ran before
+   Intuit's retry arrived). The row takes the webhook's operation and merge target, which are
+   exact where CDC's were inferred, and records which format confirmed it; nothing new is stored.
+The cost of keying versions on whole seconds: two changes of one object with the same operation
+inside one second are one event. Events carry ids only and the reader fetches the current object,
+so nothing a reader could act on is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from qb_mcp.store.db import Database
+
+if TYPE_CHECKING:
+    from qb_mcp.webhooks.events import Event
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
+
+_COLUMNS = (
+    "seq, event_id, realm_id, entity, entity_id, operation, occurred_at, source, cloudevent_id, "
+    "deleted_id, confirmed_by, received_at, status, attempts, next_attempt_at, last_error, "
+    "done_at, details, details_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One stored change. `seq` orders events as stored; `event_id` is the public id."""
+
+    seq: int
+    event_id: str
+    realm_id: str
+    entity: str
+    entity_id: str
+    operation: str
+    occurred_at: datetime  # UTC
+    source: str  # legacy | cloudevents | cdc
+    received_at: float  # epoch seconds
+    status: str = "pending"  # pending | done | failed
+    attempts: int = 0
+    cloudevent_id: str | None = None
+    deleted_id: str | None = None  # Merge: the id merged away
+    confirmed_by: str | None = None  # a CDC row later announced by this webhook format
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    done_at: float | None = None
+    details: str | None = None  # the fetched object as JSON text, once someone asked
+    details_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary for MCP resources and tools (no worker internals)."""
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "realm_id": self.realm_id,
+            "entity": self.entity,
+            "entity_id": self.entity_id,
+            "operation": self.operation,
+            "occurred_at": format_time(self.occurred_at),
+            "source": self.source,
+            "received_at": datetime.fromtimestamp(self.received_at, UTC).strftime(TIME_FORMAT),
+            "status": self.status,
+        }
+        if self.deleted_id is not None:
+            out["deleted_id"] = self.deleted_id
+        if self.confirmed_by is not None:
+            out["confirmed_by"] = self.confirmed_by
+        if self.last_error is not None and self.status == "failed":
+            out["last_error"] = self.last_error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What one delivery (or one CDC pass) added."""
+
+    stored: list[StoredEvent]
+    duplicates: int
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_stored_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _row(record: Any) -> StoredEvent:
+    return StoredEvent(
+        seq=int(record["seq"]),
+        event_id=str(record["event_id"]),
+        realm_id=str(record["realm_id"]),
+        entity=str(record["entity"]),
+        entity_id=str(record["entity_id"]),
+        operation=str(record["operation"]),
+        occurred_at=parse_stored_time(str(record["occurred_at"])),
+        source=str(record["source"]),
+        received_at=float(record["received_at"]),
+        status=str(record["status"]),
+        attempts=int(record["attempts"]),
+        cloudevent_id=record["cloudevent_id"],
+        deleted_id=record["deleted_id"],
+        confirmed_by=record["confirmed_by"],
+        next_attempt_at=float(record["next_attempt_at"]),
+        last_error=record["last_error"],
+        done_at=record["done_at"],
+        details=record["details"],
+        details_at=record["details_at"],
+    )
+
+
+async def store_events(database: Database, events: Sequence[Event], *, now: float) -> StoreResult:
+    """Store the new events of one delivery in one transaction (rules in the module docstring)."""
+    stored: list[StoredEvent] = []
+    duplicates = 0
+    if not events:
+        return StoreResult(stored, 0)
+    async with database.transaction() as tx:
+        for event in events:
+            second = event.version_second
+            rows = await tx.fetchall(
+                "SELECT seq, source, operation FROM webhook_events "
+                "WHERE realm_id = ? AND entity = ? AND entity_id = ? AND version_second = ?",
+                (event.realm_id, event.entity, event.entity_id, second),
+            )
+            same = [row for row in rows if row["operation"] == event.operation]
+            if same or (event.source == "cdc" and rows):
+                if same and same[0]["source"] == "cdc" and event.source != "cdc":
+                    await tx.execute(
+                        "UPDATE webhook_events SET confirmed_by = COALESCE(confirmed_by, ?) "
+                        "WHERE seq = ?",
+                        (event.source, same[0]["seq"]),
+                    )
+                duplicates += 1
+                continue
+            cdc_rows = [row for row in rows if row["source"] == "cdc"]
+            if cdc_rows:
+                await tx.execute(
+                    "UPDATE webhook_events SET operation = ?, deleted_id = COALESCE(?, deleted_id), "
+                    "confirmed_by = ? WHERE seq = ?",
+                    (event.operation, event.deleted_id, event.source, cdc_rows[0]["seq"]),
+                )
+                duplicates += 1
+                continue
+            occurred = format_time(event.occurred_at)
+            inserted = await tx.fetchone(
+                "INSERT INTO webhook_events (event_id, realm_id, entity, entity_id, "
+                "operation, occurred_at, version_second, source, cloudevent_id, deleted_id, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                # DO NOTHING only on a uniqueness conflict; OR IGNORE would also hide CHECK errors
+                "ON CONFLICT DO NOTHING RETURNING seq",
+                (
+                    event.event_id,
+                    event.realm_id,
+                    event.entity,
+                    event.entity_id,
+                    event.operation,
+                    occurred,
+                    second,
+                    event.source,
+                    event.cloudevent_id,
+                    event.deleted_id,
+                    now,
+                ),
+            )
+            if inserted is None:  # the CloudEvents id (or its event_id) is already stored
+                duplicates += 1
+                continue
+            stored.append(
+                StoredEvent(
+                    seq=int(inserted[0]),
+                    event_id=event.event_id,
+                    realm_id=event.realm_id,
+                    entity=event.entity,
+                    entity_id=event.entity_id,
+                    operation=event.operation,
+                    occurred_at=parse_stored_time(occurred),
+                    source=event.source,
+                    received_at=now,
+                    cloudevent_id=event.cloudevent_id,
+                    deleted_id=event.deleted_id,
+                )
+            )
+    return StoreResult(stored, duplicates)
+
+
+async def recent(
+    database: Database,
+    *,
+    realm_id: str | None = None,
+    entity: str | None = None,
+    operation: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+) -> list[StoredEvent]:
+    """Newest first (by time of the change, then by arrival), filtered; arguments already checked."""
+    where: list[str] = []
+    params: list[Any] = []
+    if realm_id is not None:
+        where.append("realm_id = ?")
+        params.append(realm_id)
+    if entity is not None:
+        where.append("entity = ?")
+        params.append(entity)
+    if operation is not None:
+        where.append("operation = ?")
+        params.append(operation)
+    if since is not None:
+        where.append("occurred_at >= ?")
+        params.append(format_time(since))
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    records = await database.fetchall(
+        f"SELECT {_COLUMNS} FROM webhook_events {clause} "  # noqa: S608 (constant fragments)
+        "ORDER BY occurred_at DESC, seq DESC LIMIT ?",
+        (*params, limit),
+    )
+    return [_row(record) for record in records]
+
+
+async def get(database: Database, event_id: str) -> StoredEvent | None:
+    """The event with this public id, or None."""
+    record = await database.fetchone(
+        f"SELECT {_COLUMNS} FROM webhook_events WHERE event_id = ?",  # noqa: S608
+        (event_id,),
+    )
+    return None if record is None else _row(record)
+
+
+async def after(database: Database, seq: int, *, limit: int = 100) -> list[StoredEvent]:
+    """Events stored after `seq`, oldest first: how another process follows new events."""
+    records = await database.fetchall(
+        f"SELECT {_COLUMNS} FROM webhook_events WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+        (seq, limit),
+    )
+    return [_row(record) for record in records]
+
+
+async def latest_seq(database: Database) -> int:
+    """The highest `seq` stored (0 when there are no events)."""
+    record = await database.fetchone("SELECT COALESCE(MAX(seq), 0) FROM webhook_events")
+    return int(record[0]) if record else 0
+
+
+async def count(database: Database) -> int:
+    record = await database.fetchone("SELECT COUNT(*) FROM webhook_events")
+    return int(record[0]) if record else 0
+
+
+# ---- the worker's queue ----------------------------------------------------------------------
+
+
+async def claim(database: Database, *, now: float, lease: float, limit: int) -> list[StoredEvent]:
+    """Lease up to `limit` events that are due, oldest first; a lease hides them from other workers.
+
+    Due: pending, or failed with its retry time reached; not leased by a live worker. A worker
+    that dies loses its lease after `lease` seconds and the events are handed out again (at least
+    once).
+    """
+    async with database.transaction() as tx:
+        records = await tx.fetchall(
+            f"SELECT {_COLUMNS} FROM webhook_events "  # noqa: S608
+            "WHERE status IN ('pending', 'failed') AND next_attempt_at <= ? AND lease_until <= ? "
+            "ORDER BY seq LIMIT ?",
+            (now, now, limit),
+        )
+        if records:
+            seqs = [int(record["seq"]) for record in records]
+            marks = ",".join("?" * len(seqs))
+            await tx.execute(
+                f"UPDATE webhook_events SET lease_until = ? WHERE seq IN ({marks})",  # noqa: S608
+                (now + lease, *seqs),
+            )
+    return [_row(record) for record in records]
+
+
+async def mark_done(database: Database, seq: int, *, now: float) -> None:
+    await database.execute(
+        "UPDATE webhook_events SET status = 'done', done_at = ?, lease_until = 0, "
+        "attempts = attempts + 1, last_error = NULL WHERE seq = ?",
+        (now, seq),
+    )
+
+
+async def mark_failed(database: Database, seq: int, *, error: str, retry_at: float) -> None:
+    await database.execute(
+        "UPDATE webhook_events SET status = 'failed', attempts = attempts + 1, "
+        "next_attempt_at = ?, lease_until = 0, last_error = ? WHERE seq = ?",
+        (retry_at, error[:500], seq),
+    )
+
+
+async def save_details(database: Database, seq: int, details: str, *, now: float) -> None:
+    """Keep the object fetched for an event (JSON text)."""
+    await database.execute(
+        "UPDATE webhook_events SET details = ?, details_at = ? WHERE seq = ?",
+        (details, now, seq),
+    )
+
+
+# ---- catch-up cursors --------------------------------------------------------------------------
+
+
+async def catchup_cursor(database: Database, realm_id: str) -> float | None:
+    """Up to when (epoch seconds) changes of the realm have been looked for by CDC."""
+    record = await database.fetchone(
+        "SELECT checked_through FROM webhook_catchup WHERE realm_id = ?", (realm_id,)
+    )
+    return None if record is None else float(record[0])
+
+
+async def set_catchup_cursor(
+    database: Database, realm_id: str, *, checked_through: float, now: float, error: str | None
+) -> None:
+    """Move the cursor forward (never back) and note the run's outcome."""
+    await database.execute(
+        "INSERT INTO webhook_catchup (realm_id, checked_through, last_run_at, last_error) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (realm_id) DO UPDATE SET "
+        "checked_through = MAX(webhook_catchup.checked_through, excluded.checked_through), "
+        "last_run_at = excluded.last_run_at, last_error = excluded.last_error",
+        (realm_id, checked_through, now, error),
+    )
+
+
+async def note_catchup_error(database: Database, realm_id: str, *, now: float, error: str) -> None:
+    """Record a failed run without moving the cursor."""
+    await database.execute(
+        "UPDATE webhook_catchup SET last_run_at = ?, last_error = ? WHERE realm_id = ?",
+        (now, error[:500], realm_id),
+    )
+
+
+async def last_event_time(database: Database, realm_id: str) -> datetime | None:
+    """The newest change time stored for the realm."""
+    record = await database.fetchone(
+        "SELECT MAX(occurred_at) FROM webhook_events WHERE realm_id = ?", (realm_id,)
+    )
+    if record is None or record[0] is None:
+        return None
+    return parse_stored_time(str(record[0]))
