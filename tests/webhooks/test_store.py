@@ -1,0 +1,143 @@
+"""Storing events once: duplicate deliveries, the two formats, and CDC against webhooks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from qb_mcp.store import Database
+from qb_mcp.store import events as store
+from qb_mcp.webhooks.events import Event
+
+pytestmark = pytest.mark.anyio
+
+WHEN = datetime(2026, 1, 15, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+def event(source: str = "legacy", **overrides: object) -> Event:
+    fields: dict[str, object] = {
+        "realm_id": "123",
+        "entity": "Customer",
+        "entity_id": "58",
+        "operation": "Create",
+        "occurred_at": WHEN,
+        "source": source,
+    }
+    fields.update(overrides)
+    return Event(**fields)  # type: ignore[arg-type]
+
+
+async def rows(database: Database) -> list[tuple[str, str, str, str]]:
+    found = await database.fetchall(
+        "SELECT entity_id, operation, source, COALESCE(confirmed_by, '') FROM webhook_events ORDER BY seq"
+    )
+    return [tuple(row) for row in found]  # type: ignore[misc]
+
+
+async def test_a_new_event_is_stored_with_its_fields(database: Database) -> None:
+    result = await store.store_events(database, [event(deleted_id=None)], now=1000.0)
+    [stored] = result.stored
+    assert (stored.entity, stored.entity_id, stored.operation, stored.source) == (
+        "Customer",
+        "58",
+        "Create",
+        "legacy",
+    )
+    assert stored.occurred_at == WHEN
+    assert await store.get(database, stored.event_id) == stored
+
+
+async def test_a_repeated_legacy_delivery_is_stored_once(database: Database) -> None:
+    await store.store_events(database, [event()], now=1.0)
+    again = await store.store_events(
+        database, [event(occurred_at=WHEN.replace(microsecond=0))], now=2.0
+    )
+    assert (again.stored, again.duplicates) == ([], 1)
+    assert await store.count(database) == 1
+
+
+async def test_a_repeated_cloudevent_id_is_stored_once(database: Database) -> None:
+    first = event("cloudevents", cloudevent_id="abc")
+    await store.store_events(database, [first], now=1.0)
+    retry = await store.store_events(database, [first], now=2.0)
+    assert retry.duplicates == 1
+    assert await store.count(database) == 1
+
+
+async def test_the_same_change_in_both_formats_is_one_event(database: Database) -> None:
+    await store.store_events(database, [event("legacy")], now=1.0)
+    other = await store.store_events(database, [event("cloudevents", cloudevent_id="x")], now=2.0)
+    assert other.duplicates == 1
+    assert await store.count(database) == 1
+
+
+async def test_a_duplicate_inside_one_delivery_is_stored_once(database: Database) -> None:
+    result = await store.store_events(database, [event(), event()], now=1.0)
+    assert (len(result.stored), result.duplicates) == (1, 1)
+
+
+async def test_create_and_update_in_one_second_are_two_events(database: Database) -> None:
+    result = await store.store_events(
+        database,
+        [event(), event(operation="Update", occurred_at=WHEN + timedelta(milliseconds=300))],
+        now=1.0,
+    )
+    assert len(result.stored) == 2
+
+
+async def test_a_later_version_is_a_new_event(database: Database) -> None:
+    await store.store_events(database, [event(operation="Update")], now=1.0)
+    later = await store.store_events(
+        database, [event(operation="Update", occurred_at=WHEN + timedelta(seconds=1))], now=2.0
+    )
+    assert len(later.stored) == 1
+
+
+async def test_cdc_finds_nothing_new_for_an_announced_version(database: Database) -> None:
+    await store.store_events(
+        database, [event("cloudevents", cloudevent_id="a", operation="Void")], now=1.0
+    )
+    cdc = await store.store_events(
+        database,
+        [event("cdc", operation="Update", occurred_at=WHEN.replace(microsecond=0))],
+        now=2.0,
+    )
+    assert (cdc.stored, cdc.duplicates) == ([], 1)
+
+
+async def test_a_webhook_after_cdc_confirms_the_row_instead_of_adding_one(
+    database: Database,
+) -> None:
+    await store.store_events(database, [event("cdc", operation="Update")], now=1.0)
+    late = await store.store_events(database, [event("legacy", operation="Void")], now=2.0)
+    assert late.stored == []
+    assert await rows(database) == [("58", "Void", "cdc", "legacy")]
+
+
+async def test_a_webhook_matching_cdcs_guess_confirms_it(database: Database) -> None:
+    await store.store_events(database, [event("cdc")], now=1.0)
+    await store.store_events(database, [event("cloudevents", cloudevent_id="z")], now=2.0)
+    assert await rows(database) == [("58", "Create", "cdc", "cloudevents")]
+
+
+async def test_merge_target_is_kept(database: Database) -> None:
+    result = await store.store_events(database, [event(operation="Merge", deleted_id="7")], now=1.0)
+    assert result.stored[0].deleted_id == "7"
+    assert result.stored[0].to_dict()["deleted_id"] == "7"
+
+
+async def test_other_realms_and_entities_do_not_collide(database: Database) -> None:
+    result = await store.store_events(
+        database,
+        [event(), event(realm_id="456"), event(entity="Invoice"), event(entity_id="59")],
+        now=1.0,
+    )
+    assert len(result.stored) == 4
+
+
+async def test_a_failed_transaction_stores_nothing(database: Database) -> None:
+    bad = event(source="smoke-signal")  # refused by the table's CHECK, after a good one
+    with pytest.raises(Exception, match="CHECK"):
+        await store.store_events(database, [event(entity_id="1"), bad], now=1.0)
+    assert await store.count(database) == 0
