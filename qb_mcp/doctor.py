@@ -217,7 +217,7 @@ def _connection_health(
             name,
             f"{label}can be refreshed for {days:.1f} more days: run `qb-mcp auth login` soon",
         )
-    return Check("OK", name, f"{label}tokens readable, refreshable for {days:.0f} more days")
+    return Check("OK", name, f"{label}tokens readable, refreshable for {int(days)} more days")
 
 
 async def _live(
