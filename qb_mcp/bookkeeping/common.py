@@ -17,6 +17,7 @@ miss or ambiguity is an InvalidArgumentError that says what to call next.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
@@ -368,18 +369,26 @@ async def customer_candidates(
         if value:
             words.extend(_like_words(value))
     words = sorted(dict.fromkeys(words), key=len, reverse=True)[:3]
+    queries = [
+        Query.select("Customer").where(prop, "LIKE", f"%{word}%").where("Active", "=", active)
+        for word in words
+        for prop in ("DisplayName", "GivenName", "FamilyName", "CompanyName")
+        for active in (True, False)
+    ]
+    # Concurrently: the client's per-realm limiter keeps them within QuickBooks' limits.
+    pages = await asyncio.gather(
+        *(collect(client, query, 1000 * NAME_QUERY_PAGES) for query in queries)
+    )
     seen: dict[str, dict[str, Any]] = {}
-    for word in words:
-        for prop in ("DisplayName", "GivenName", "FamilyName", "CompanyName"):
-            for active in (True, False):
-                query = (
-                    Query.select("Customer")
-                    .where(prop, "LIKE", f"%{word}%")
-                    .where("Active", "=", active)
-                )
-                async for row in take(client.query_all(query), 1000 * NAME_QUERY_PAGES):
-                    seen.setdefault(str(row.get("Id")), row)
+    for rows in pages:
+        for row in rows:
+            seen.setdefault(str(row.get("Id")), row)
     return list(seen.values())
+
+
+async def collect(client: QBOClient, query: Query, limit: int) -> list[dict[str, Any]]:
+    """At most `limit` rows of `query`, page by page."""
+    return [row async for row in take(client.query_all(query), limit)]
 
 
 async def take(rows: AsyncIterator[dict[str, Any]], limit: int) -> AsyncIterator[dict[str, Any]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from qb_mcp.bookkeeping.common import (
     Line1,
     Text,
     amount_of,
+    collect,
     customer_candidates,
     customers_named,
     get_or_none,
@@ -217,10 +218,22 @@ async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCus
             else f"phone: the first {PHONE_SCAN} active and {PHONE_SCAN} inactive customers only "
             "(QuickBooks cannot filter by phone; add a name or email to search further)"
         )
-    pool = [
-        c for c in candidates.values() if params.include_inactive or c.get("Active") is not False
-    ]
-    ranked = matching.rank_customers(pool, search, limit=params.limit)
+
+    def ranked_from(rows: Iterable[dict[str, Any]]) -> list[matching.CustomerMatch]:
+        pool = [c for c in rows if params.include_inactive or c.get("Active") is not False]
+        return matching.rank_customers(pool, search, limit=params.limit)
+
+    ranked = ranked_from(candidates.values())
+    if not ranked and (search.name or search.company) and not search.phone:
+        # LIKE compares the stored text, so "obrien" misses "O'Brien" and "Cafe" may miss
+        # "Café": read a bounded list and let the folding matcher try.
+        rows, complete = await _scan(client, PHONE_SCAN)
+        ranked = ranked_from(rows)
+        how.append(
+            "no LIKE hit: every customer read and matched with accents and punctuation folded"
+            if complete
+            else f"no LIKE hit: the first {PHONE_SCAN} active and inactive customers matched"
+        )
     return FindCustomerResult(
         matches=[
             CustomerMatchView(**_view_fields(m.customer), score=m.score, reasons=list(m.reasons))
@@ -519,6 +532,41 @@ async def load_customers(client: QBOClient) -> tuple[list[dict[str, Any]], bool]
     return await _scan(client, MAX_SCAN)
 
 
+async def candidates_for(
+    client: QBOClient, contact: CustomerContact
+) -> tuple[list[dict[str, Any]], bool]:
+    """The customers an upsert of `contact` must be matched against.
+
+    A CRM id lives in Notes and a phone anywhere in three fields, neither filterable: then the
+    customer list is read (`load_customers`). Otherwise two targeted searches suffice, each for
+    active and inactive customers: email LIKE '%address%' (PrimaryEmailAddr may hold several)
+    and the DisplayName itself (for the display-name match and the uniqueness check).
+    """
+    if contact.crm_id or contact.phone:
+        return await load_customers(client)
+    queries: list[Query] = []
+    for active in (True, False):
+        if contact.email:
+            address = matching.normalise_email(contact.email)
+            queries.append(
+                Query.select("Customer")
+                .where("PrimaryEmailAddr", "LIKE", f"%{address}%")
+                .where("Active", "=", active)
+            )
+        for shown in {contact.wanted_display_name(), contact.display_name or ""} - {""}:
+            queries.append(
+                Query.select("Customer")
+                .where("DisplayName", "=", shown)
+                .where("Active", "=", active)
+            )
+    pages = await asyncio.gather(*(collect(client, query, MAX_SCAN) for query in queries))
+    seen: dict[str, dict[str, Any]] = {}
+    for rows in pages:
+        for row in rows:
+            seen.setdefault(str(row.get("Id")), row)
+    return list(seen.values()), True
+
+
 # ---- upsert_customer ---------------------------------------------------------------------------
 
 
@@ -541,7 +589,7 @@ class UpsertCustomerResult(BaseModel):
 
 async def upsert_customer(client: QBOClient, contact: CustomerContact) -> UpsertCustomerResult:
     """Create or update the customer for a CRM contact; `ambiguous` writes nothing."""
-    customers, complete = await load_customers(client)
+    customers, complete = await candidates_for(client, contact)
     plan = plan_upsert(contact, customers)
     if plan.outcome == "conflict":
         raise InvalidArgumentError(plan.message)

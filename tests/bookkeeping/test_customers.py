@@ -350,3 +350,14 @@ async def test_a_stale_sync_token_in_bulk_is_recovered(
     stored = named(emulator, "Amy's Bird Sanctuary")
     assert stored["PrimaryPhone"]["FreeFormNumber"] == "(650) 555-2222"
     assert stored["Notes"] == "VIP"
+
+
+async def test_find_falls_back_to_folded_matching_when_like_misses(qbo: QBOClient) -> None:
+    found = await find_customer(qbo, FindCustomerInput(name="obrien"))
+    assert found.matches[0].display_name == "O'Brien Plumbing"
+    assert "no LIKE hit" in found.searched
+
+
+async def test_find_by_accentless_name(qbo: QBOClient) -> None:
+    found = await find_customer(qbo, FindCustomerInput(name="cafe zoe"))
+    assert [m.display_name for m in found.matches][:1] == ["Café Zoë"]

@@ -14,10 +14,10 @@ from qb_mcp.bookkeeping.payments import RecordPaymentInput, record_payment
 from qb_mcp.emulator import Emulator
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
-from tests.bookkeeping.support import TODAY, emulator, named, objects, qbo, state
+from tests.bookkeeping.support import TODAY, database, emulator, named, objects, qbo, state
 
 pytestmark = pytest.mark.anyio
-__all__ = ["emulator", "qbo"]
+__all__ = ["database", "emulator", "qbo"]
 
 
 def invoice_of(emulator: Emulator, customer: str) -> dict[str, Any]:
@@ -202,7 +202,7 @@ _scalars = st.one_of(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(
     st.dictionaries(
         st.sampled_from(

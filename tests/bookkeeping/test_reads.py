@@ -23,10 +23,10 @@ from qb_mcp.bookkeeping.reads import (
 from qb_mcp.emulator import Emulator
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
-from tests.bookkeeping.support import TODAY, emulator, named, objects, qbo
+from tests.bookkeeping.support import TODAY, database, emulator, named, objects, qbo
 
 pytestmark = pytest.mark.anyio
-__all__ = ["emulator", "qbo"]
+__all__ = ["database", "emulator", "qbo"]
 
 
 async def test_find_items_by_partial_name(qbo: QBOClient) -> None:

@@ -20,10 +20,10 @@ from qb_mcp.bookkeeping.sales import (
 from qb_mcp.emulator import Emulator
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
-from tests.bookkeeping.support import TODAY, emulator, named, objects, qbo, state
+from tests.bookkeeping.support import TODAY, database, emulator, named, objects, qbo, state
 
 pytestmark = pytest.mark.anyio
-__all__ = ["emulator", "qbo"]
+__all__ = ["database", "emulator", "qbo"]
 
 
 def estimate_of(emulator: Emulator, customer: str) -> dict[str, Any]:
@@ -150,7 +150,7 @@ _anything = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(
     st.fixed_dictionaries(
         {},
