@@ -226,3 +226,27 @@ async def test_login_keeps_the_connection_when_companyinfo_fails(harness: Harnes
     result = await flow.complete(await consent(harness, flow.authorize_url()))
     assert result.company_name is None
     assert await connections.get(harness.database, REALM) is not None
+
+
+@pytest.mark.parametrize("realm", [None, "", "abc", "1" * 33])
+async def test_callback_without_a_numeric_realm_stores_nothing(
+    harness: Harness, realm: str | None
+) -> None:
+    flow = make_flow(harness)
+    params = await consent(harness, flow.authorize_url())
+    if realm is None:
+        del params["realmId"]
+    else:
+        params["realmId"] = realm
+    with pytest.raises(InvalidArgumentError, match="realmId"):
+        await flow.complete(params)
+    assert await connections.list_all(harness.database) == []
+
+
+async def test_other_error_from_intuit_is_reported_on_one_line(harness: Harness) -> None:
+    flow = make_flow(harness)
+    state = parse_qs(urlsplit(flow.authorize_url()).query)["state"][0]
+    with pytest.raises(OAuthError, match="error=server_error") as caught:
+        await flow.complete({"state": state, "error": "server_error\n<script>"})
+    assert "\n" not in str(caught.value)
+    assert await connections.list_all(harness.database) == []
