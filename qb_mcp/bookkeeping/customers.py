@@ -704,17 +704,18 @@ async def upsert_customers(
     for index, contact in enumerate(contacts):
         plan = plan_upsert(contact, customers)
         base = BulkOutcome(index=index, outcome="failed", crm_id=contact.crm_id)
-        claim = _claim(contact, plan)
-        if claim is not None and claim in claimed:
+        claims = _claims(contact, plan)
+        clash = next((c for c in claims if c in claimed), None)
+        if clash is not None:
             outcomes[index] = base.model_copy(
                 update={
                     "message": f"contact {index} is the same customer as contact "
-                    f"{claimed[claim]} of this sync ({claim}); merge them in the CRM and sync "
+                    f"{claimed[clash]} of this sync ({clash}); merge them in the CRM and sync "
                     "again. Nothing was written for this one"
                 }
             )
             continue
-        if claim is not None:
+        for claim in claims:
             claimed[claim] = index
         if plan.outcome in ("ambiguous", "conflict"):
             outcomes[index] = base.model_copy(
@@ -789,13 +790,15 @@ async def upsert_customers(
     return UpsertCustomersResult(outcomes=final, counts=counts, complete_scan=complete)
 
 
-def _claim(contact: CustomerContact, plan: _Plan) -> str | None:
-    """What two contacts of one sync must not share: the customer they write, or a new name."""
+def _claims(contact: CustomerContact, plan: _Plan) -> list[str]:
+    """What two contacts of one sync must not share: a CRM id, the customer they write, a new
+    name (otherwise both would be written, the second over or beside the first)."""
+    claims = [f"crm id {contact.crm_id}"] if contact.crm_id else []
     if plan.customer is not None and plan.outcome in ("update", "unchanged"):
-        return f"customer {plan.customer.get('Id')}"
+        claims.append(f"customer {plan.customer.get('Id')}")
     if plan.outcome == "create":
-        return f'new customer "{contact.wanted_display_name().casefold()}"'
-    return None
+        claims.append(f'new customer "{contact.wanted_display_name().casefold()}"')
+    return claims
 
 
 def _done(

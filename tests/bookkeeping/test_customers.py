@@ -361,3 +361,25 @@ async def test_find_falls_back_to_folded_matching_when_like_misses(qbo: QBOClien
 async def test_find_by_accentless_name(qbo: QBOClient) -> None:
     found = await find_customer(qbo, FindCustomerInput(name="cafe zoe"))
     assert [m.display_name for m in found.matches][:1] == ["Café Zoë"]
+
+
+async def test_bulk_refuses_a_crm_id_given_twice(qbo: QBOClient, emulator: Emulator) -> None:
+    contacts = [
+        {"crm_id": "same", "display_name": "First Spelling"},
+        {"crm_id": "same", "display_name": "Second Spelling"},
+    ]
+    result = await upsert_customers(
+        qbo, UpsertCustomersInput.model_validate({"contacts": contacts})
+    )
+    assert [o.outcome for o in result.outcomes] == ["created", "failed"]
+    assert "crm id same" in result.outcomes[1].message
+    assert all(c["DisplayName"] != "Second Spelling" for c in objects(emulator, "Customer"))
+
+
+async def test_bulk_progress_may_be_a_plain_function(qbo: QBOClient) -> None:
+    calls: list[tuple[int, int]] = []
+    params = UpsertCustomersInput.model_validate({"contacts": crm_contacts(31)})
+    await upsert_customers(
+        qbo, params, progress=lambda done, total, _m: calls.append((done, total))
+    )
+    assert calls[0] == (0, 31) and calls[-1] == (31, 31) and len(calls) == 3
