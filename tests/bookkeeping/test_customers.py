@@ -383,3 +383,30 @@ async def test_bulk_progress_may_be_a_plain_function(qbo: QBOClient) -> None:
         qbo, params, progress=lambda done, total, _m: calls.append((done, total))
     )
     assert calls[0] == (0, 31) and calls[-1] == (31, 31) and len(calls) == 3
+
+
+async def test_find_by_company(qbo: QBOClient) -> None:
+    found = await find_customer(qbo, FindCustomerInput(company="windsurf"))
+    assert found.matches[0].display_name == "Bill's Windsurf Shop"
+
+
+async def test_a_stale_sync_token_in_a_single_upsert_is_recovered(
+    emulator: Emulator, database: Database
+) -> None:
+    amy = named(emulator, "Amy's Bird Sanctuary")
+
+    def someone_edits_amy() -> None:
+        emulator.backend.write(
+            DEMO_REALM_ID,
+            "Customer",
+            {"Id": amy["Id"], "SyncToken": amy["SyncToken"], "sparse": True, "Notes": "VIP"},
+        )
+
+    transport = BeforeFirstWrite(emulator, someone_edits_amy)
+    async with build_client(emulator, database, transport) as client:
+        result = await upsert_customer(
+            client, CustomerContact(display_name="Amy's Bird Sanctuary", company_name="Amy's Birds")
+        )
+    assert result.outcome == "updated" and result.changed_fields == ["CompanyName"]
+    stored = named(emulator, "Amy's Bird Sanctuary")
+    assert stored["CompanyName"] == "Amy's Birds" and stored["Notes"] == "VIP"
