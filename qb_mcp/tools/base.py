@@ -23,14 +23,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx2
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from qb_mcp.bookkeeping.explain import Explanation, explain_error, explanation_text
@@ -179,8 +179,14 @@ class ToolSpec:
         )
 
     def to_tool(self) -> Tool:
-        """The SDK's `Tool`, with the input model's fields as top-level parameters."""
-        return Tool.from_function(
+        """The SDK's `Tool`: the input model's fields as top-level parameters.
+
+        The published schema is the input model's own. The SDK's argument check is left
+        permissive on purpose: `run_tool` validates with the model, so a wrong argument is
+        explained like every other failure (what is wrong, the fix) rather than as pydantic's
+        raw report, and cross-field rules (one of id or name) are checked in the same place.
+        """
+        tool = Tool.from_function(
             _entry_point(self),
             name=self.name,
             title=self.title,
@@ -189,39 +195,29 @@ class ToolSpec:
             annotations=self.annotations(),
             structured_output=True,
         )
+        return tool.model_copy(update={"parameters": self.input_schema()})
+
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON schema of the tool's arguments."""
+        schema = self.input_model.model_json_schema()
+        schema["title"] = f"{self.name}_arguments"
+        return schema
 
 
 def _entry_point(spec: ToolSpec) -> Callable[..., Awaitable[BaseModel]]:
-    """A function whose signature is the input model's fields (so the schema is flat and each
-    parameter keeps its description and limits) plus the context."""
+    """A function taking the input model's fields (each optional and untyped here: the model
+    checks them in `run_tool`) plus the context. An explicit null counts as not given."""
 
     async def call(ctx: Context[Any, Any], **arguments: Any) -> BaseModel:
-        return await run_tool(spec, ctx, arguments)
+        given = {name: value for name, value in arguments.items() if value is not None}
+        return await run_tool(spec, ctx, given)
 
-    parameters: list[inspect.Parameter] = []
-    annotations: dict[str, Any] = {}
-    for name, info in spec.input_model.model_fields.items():
-        # The default goes on the parameter: pydantic refuses one inside `Annotated`.
-        described = Field(
-            description=info.description,
-            title=info.title,
-            examples=info.examples,
-            json_schema_extra=info.json_schema_extra,
-        )
-        # Built at run time from the model, so spelled without the subscript syntax mypy checks.
-        annotation: Any = Annotated.__class_getitem__((info.annotation, *info.metadata, described))  # type: ignore[attr-defined]
-        default = (
-            inspect.Parameter.empty
-            if info.is_required()
-            else info.get_default(call_default_factory=True)
-        )
-        parameters.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-            )
-        )
-        annotations[name] = annotation
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any)
+        for name in spec.input_model.model_fields
+    ]
     parameters.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context))
+    annotations: dict[str, Any] = dict.fromkeys(spec.input_model.model_fields, Any)
     annotations["ctx"] = Context
     annotations["return"] = spec.output_model
     call.__signature__ = inspect.Signature(parameters, return_annotation=spec.output_model)  # type: ignore[attr-defined]

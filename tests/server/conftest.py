@@ -1,0 +1,79 @@
+"""Fixtures for the MCP server tests: a fresh server per test over the in-process emulator, and
+an MCP client session in either protocol era."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from qb_mcp.config import Settings
+from qb_mcp.emulator import Emulator
+from qb_mcp.server import build_server
+
+MODES = ("auto", "legacy")
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both protocol eras: "auto" (modern, 2026-07-28) and "legacy" (initialize handshake)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", environment="emulator")
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator()
+
+
+@dataclass
+class Session:
+    """A connected client and the emulator behind the server."""
+
+    client: Client
+    emulator: Emulator
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call a tool that must succeed; its structured result."""
+        result = await self.client.call_tool(tool, arguments or {})
+        assert not result.is_error, error_text(result)
+        assert result.structured_content is not None
+        return result.structured_content
+
+    async def fail(self, tool: str, arguments: dict[str, Any] | None = None) -> str:
+        """Call a tool that must fail; the error text the model reads."""
+        result = await self.client.call_tool(tool, arguments or {})
+        assert result.is_error, result.structured_content
+        return error_text(result)
+
+    async def resource(self, uri: str) -> Any:
+        read = await self.client.read_resource(uri)
+        return json.loads(read.contents[0].text)  # type: ignore[union-attr]
+
+    def state(self) -> str:
+        """The emulator's business state as text (to check a call changed nothing)."""
+        return json.dumps(self.emulator.backend.snapshot(), sort_keys=True, default=str)
+
+
+def error_text(result: Any) -> str:
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+@asynccontextmanager
+async def connect(
+    settings: Settings, emulator: Emulator, mode: str = "auto"
+) -> AsyncIterator[Session]:
+    """A fresh server on `emulator`, and a client session to it."""
+    server = build_server(settings, emulator=emulator)
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        yield Session(client, emulator)
