@@ -43,7 +43,13 @@ from qb_mcp.bookkeeping.common import (
     text,
 )
 from qb_mcp.bookkeeping.customers import customer_view
-from qb_mcp.bookkeeping.sales import estimate_view, invoice_view, utc_today
+from qb_mcp.bookkeeping.sales import (
+    EstimateView,
+    InvoiceView,
+    estimate_view,
+    invoice_view,
+    utc_today,
+)
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
@@ -299,8 +305,8 @@ class TransactionResult(BaseModel):
     """One transaction; the field named by `kind` holds it."""
 
     kind: Kind
-    estimate: Any = None
-    invoice: Any = None
+    estimate: EstimateView | None = None
+    invoice: InvoiceView | None = None
     payment: PaymentView | None = None
     links: list[LinkView] = Field(default_factory=list)
 
