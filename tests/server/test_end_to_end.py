@@ -92,13 +92,7 @@ def _free_port() -> int:
 
 async def test_serve_over_streamable_http_with_healthz(tmp_path: Path) -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qb_mcp", "serve", "--transport", "http", "--port", str(port)],
-        env=_env(tmp_path / "home"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = _spawn_http(tmp_path / "home", port)
     try:
         health = _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
@@ -112,6 +106,16 @@ async def test_serve_over_streamable_http_with_healthz(tmp_path: Path) -> None:
     assert health["status"] == "ok"
     assert names == TOOLS
     assert not found.is_error
+
+
+def _spawn_http(home: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "qb_mcp", "serve", "--transport", "http", "--port", str(port)],
+        env=_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for_health(url: str, process: subprocess.Popen[bytes]) -> dict[str, str]:

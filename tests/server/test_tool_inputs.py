@@ -96,17 +96,19 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     home: Path = tmp_path_factory.mktemp("inputs") / "home"
     emulator = Emulator()
     server = build_server(Settings(home=home, environment="emulator"), emulator=emulator)
-    with start_blocking_portal(backend="asyncio") as portal:
-        with portal.wrap_async_context_manager(Client(server)) as client:
-            found = Harness(portal, client, emulator)
-            for tool in portal.call(client.list_tools).tools:
-                found.schemas[tool.name] = tool.input_schema
-            yield found
+    with (
+        start_blocking_portal(backend="asyncio") as portal,
+        portal.wrap_async_context_manager(Client(server)) as client,
+    ):
+        found = Harness(portal, client, emulator)
+        for tool in portal.call(client.list_tools).tools:
+            found.schemas[tool.name] = tool.input_schema
+        yield found
 
 
 def arguments_for(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """Dicts using the tool's own parameter names (and a stray one), with any kind of value."""
-    names = sorted(schema.get("properties", {})) + ["unknown_argument"]
+    names = [*sorted(schema.get("properties", {})), "unknown_argument"]
     return st.dictionaries(st.sampled_from(names), VALUES, max_size=6)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from qb_mcp.bookkeeping.explain import explanation_text, explain_code
+from qb_mcp.bookkeeping.explain import explain_code, explanation_text
 from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
 from tests.server.conftest import connect
