@@ -51,6 +51,8 @@ async def test_login_stores_encrypted_tokens_under_the_callbacks_realm(harness: 
     tokens = harness.manager.decrypt(row)
     harness.server.check_bearer(f"Bearer {tokens.access_token}", REALM)
     assert tokens.access_token not in row.access_token
+    # The 5-year hard expiry, asked for with Intuit's x-include-refresh-token-hard-expires-in.
+    assert row.hard_expires_at == harness.clock() + 5 * 365 * 86_400
 
 
 async def test_authorize_url_carries_client_scope_redirect_and_state(harness: Harness) -> None:
