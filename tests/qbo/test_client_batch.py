@@ -106,3 +106,18 @@ async def test_an_empty_batch_sends_nothing() -> None:
     async with make_client(emulator, transport=transport) as client:
         assert await client.batch([]) == []
     assert transport.sent == []
+
+
+async def test_a_batch_of_queries_reads_fresh_data_every_time() -> None:
+    emulator = roomy_emulator()
+    transport = RecordingTransport(emulator)
+    lookup = [BatchOp.select("select * from Customer where DisplayName = 'Fresh Read'")]
+    async with make_client(emulator, transport=transport) as client:
+        before = await client.batch(lookup)
+        await client.create("Customer", {"DisplayName": "Fresh Read"})
+        after = await client.batch(lookup)
+    assert before[0].entity == {}
+    assert after[0].entity is not None and len(after[0].entity["Customer"]) == 1
+    batch_sends = [s for s in transport.writes() if s.path.endswith("/batch")]
+    assert len(batch_sends) == 2
+    assert all("requestid" not in s.params for s in batch_sends), "reads carry no requestid"
