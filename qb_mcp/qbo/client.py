@@ -574,16 +574,18 @@ class QBOClient:
         refreshed = False
         token: str | None = None
         while True:
-            if token is None:
-                token = await self._tokens.access_token(self.realm_id)
             attempt += 1
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if content is not None:
-                headers["Content-Type"] = "application/json"
             error: QBOError
             retry_after: float | None = None
             response: httpx2.Response | None = None
             async with self._limiter.slot(batch=batch):
+                # The token is taken only once a slot is ours: a wait for the limiter can outlast
+                # a token's remaining life, and a stale one would cost a 401 and a refresh.
+                if token is None:
+                    token = await self._tokens.access_token(self.realm_id)
+                headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+                if content is not None:
+                    headers["Content-Type"] = "application/json"
                 try:
                     response = await self._http.request(
                         method, url, params=query, content=content, headers=headers

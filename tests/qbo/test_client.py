@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from qb_mcp.errors import (
     ValidationError,
 )
 from qb_mcp.qbo.client import QBOClient
-from qb_mcp.qbo.limiter import limiter_for
+from qb_mcp.qbo.limiter import Limits, RealmLimiter, limiter_for
 from qb_mcp.qbo.query import Query
 from qb_mcp.qbo.retry import RetryPolicy
 from qb_mcp.qbo.token_source import StaticTokenSource
@@ -31,6 +32,7 @@ from tests.qbo.pipeline_support import (
     make_client,
     roomy_emulator,
 )
+from tests.qbo.virtual_time import VirtualTime
 
 pytestmark = pytest.mark.anyio
 
@@ -343,3 +345,25 @@ def test_settings_give_the_production_url_and_refuse_a_missing_realm() -> None:
         QBOClient.from_settings(Settings(), token_source=tokens)
     with pytest.raises(ConfigError, match="QBO_API_BASE_URL"):
         QBOClient.from_settings(Settings(environment="emulator", realm_id="1"), token_source=tokens)
+
+
+async def test_the_token_is_taken_after_the_limiter_wait_not_before() -> None:
+    time = VirtualTime()
+    emulator = roomy_emulator()
+    taken_at: list[float] = []
+
+    class RecordingTokens(StaticTokenSource):
+        async def access_token(self, realm_id: str) -> str:
+            taken_at.append(time.clock())
+            return await super().access_token(realm_id)
+
+    tokens = RecordingTokens({REALM: emulator.issue_tokens(REALM).access_token})
+    one_a_minute = RealmLimiter(
+        Limits(requests_per_window=1, window_seconds=60.0), clock=time.clock, sleep=time.sleep
+    )
+    start = time.clock()
+    async with make_client(emulator, token_source=tokens, limiter=one_a_minute) as client:
+        await asyncio.gather(client.company_info(), client.company_info())
+    assert len(taken_at) == 2
+    assert taken_at[0] == start
+    assert taken_at[1] >= start + 60.0, "the second token must be fetched after its long wait"
