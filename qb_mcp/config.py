@@ -63,7 +63,9 @@ class OAuthEndpoints:
         )
 
 
-DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+# Not 8765: that is the emulator's default port, and `auth login` against a local emulator must
+# be able to listen for its callback while the emulator runs.
+DEFAULT_REDIRECT_URI = "http://localhost:8766/callback"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
