@@ -1,7 +1,7 @@
 """The emulator's in-memory QuickBooks: companies (realms), their entities and every write rule.
 
 Entry points take untrusted input and raise nothing but `QBOFault`. Each write runs in a `Tx`
-(see state.py) and is committed only once it fully succeeded, then announced to the listeners.
+(see realms.py) and is committed only once it fully succeeded, then announced to the listeners.
 Entity rules live in names.py (Customer, Item, CompanyInfo) and sales.py (Estimate, Invoice,
 Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
 """
