@@ -49,8 +49,9 @@ def dump(version: int, realms: Mapping[str, Realm]) -> dict[str, Any]:
                 "company_name": realm.company_name,
                 "objects": _encode(realm.objects),
                 "deleted": _encode(realm.deleted),
-                "stamps": realm.stamps,
-                "counters": realm.counters,
+                # Copied like the rest: a snapshot must not change when the backend does.
+                "stamps": _encode(realm.stamps),
+                "counters": _encode(realm.counters),
             }
             for realm_id, realm in realms.items()
         },

@@ -371,3 +371,17 @@ def test_demo_estimates_and_invoices_cover_every_state(backend: Backend) -> None
     assert any(i["DueDate"] < today and i["Balance"] == i["TotalAmt"] > 0 for i in invoices)
     payments = backend.query(R, "select * from Payment")["QueryResponse"]["Payment"]
     assert any(p["Line"] for p in payments) and any(p["UnappliedAmt"] > 0 for p in payments)
+
+
+def test_a_snapshot_does_not_change_with_later_writes() -> None:
+    import json
+
+    from qb_mcp.emulator.backend import Backend
+    from qb_mcp.emulator.seed import DEMO_REALM_ID
+
+    backend = Backend()
+    backend.add_company(DEMO_REALM_ID)
+    snapshot = backend.snapshot()
+    frozen = json.dumps(snapshot, sort_keys=True)
+    backend.write(DEMO_REALM_ID, "customer", {"DisplayName": "After The Snapshot"})
+    assert json.dumps(snapshot, sort_keys=True) == frozen
