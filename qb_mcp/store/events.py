@@ -18,6 +18,7 @@ so nothing a reader could act on is lost.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,12 +124,74 @@ def _row(record: Any) -> StoredEvent:
     )
 
 
+# DO NOTHING only on a uniqueness conflict (the CloudEvents id, the version, the event id);
+# OR IGNORE would also hide CHECK and NOT NULL errors.
+_INSERT = (
+    "INSERT INTO webhook_events (event_id, realm_id, entity, entity_id, operation, occurred_at, "
+    "version_second, source, cloudevent_id, deleted_id, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq"
+)
+# The fast path: insert only when nothing at all is stored for this version of the object, so
+# rules 2 to 4 cannot apply; one statement is its own transaction.
+_INSERT_IF_NEW_VERSION = (
+    "INSERT INTO webhook_events (event_id, realm_id, entity, entity_id, operation, occurred_at, "
+    "version_second, source, cloudevent_id, deleted_id, received_at) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM webhook_events "
+    "WHERE realm_id = ? AND entity = ? AND entity_id = ? AND version_second = ?) "
+    "ON CONFLICT DO NOTHING RETURNING seq"
+)
+
+
+def _values(event: Event, now: float) -> tuple[Any, ...]:
+    return (
+        event.event_id,
+        event.realm_id,
+        event.entity,
+        event.entity_id,
+        event.operation,
+        format_time(event.occurred_at),
+        event.version_second,
+        event.source,
+        event.cloudevent_id,
+        event.deleted_id,
+        now,
+    )
+
+
+def _stored(event: Event, seq: int, now: float) -> StoredEvent:
+    return StoredEvent(
+        seq=seq,
+        event_id=event.event_id,
+        realm_id=event.realm_id,
+        entity=event.entity,
+        entity_id=event.entity_id,
+        operation=event.operation,
+        occurred_at=event.occurred_at.astimezone(UTC),
+        source=event.source,
+        received_at=now,
+        cloudevent_id=event.cloudevent_id,
+        deleted_id=event.deleted_id,
+    )
+
+
 async def store_events(database: Database, events: Sequence[Event], *, now: float) -> StoreResult:
-    """Store the new events of one delivery in one transaction (rules in the module docstring)."""
+    """Store the new events of one delivery atomically (rules in the module docstring).
+
+    A delivery of one event whose version is not stored yet (nearly every delivery) is one
+    INSERT statement, atomic on its own; anything else runs in one BEGIN IMMEDIATE transaction.
+    Measured (bench/webhooks.py): the fast path is what lets one SQLite file take over a thousand
+    deliveries a second, because every statement is a round trip to aiosqlite's thread.
+    """
+    if not events:
+        return StoreResult([], 0)
+    if len(events) == 1:
+        event = events[0]
+        key = (event.realm_id, event.entity, event.entity_id, event.version_second)
+        inserted = await database.fetchone(_INSERT_IF_NEW_VERSION, (*_values(event, now), *key))
+        if inserted is not None:
+            return StoreResult([_stored(event, int(inserted[0]), now)], 0)
     stored: list[StoredEvent] = []
     duplicates = 0
-    if not events:
-        return StoreResult(stored, 0)
     async with database.transaction() as tx:
         for event in events:
             second = event.version_second
@@ -156,45 +219,11 @@ async def store_events(database: Database, events: Sequence[Event], *, now: floa
                 )
                 duplicates += 1
                 continue
-            occurred = format_time(event.occurred_at)
-            inserted = await tx.fetchone(
-                "INSERT INTO webhook_events (event_id, realm_id, entity, entity_id, "
-                "operation, occurred_at, version_second, source, cloudevent_id, deleted_id, "
-                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                # DO NOTHING only on a uniqueness conflict; OR IGNORE would also hide CHECK errors
-                "ON CONFLICT DO NOTHING RETURNING seq",
-                (
-                    event.event_id,
-                    event.realm_id,
-                    event.entity,
-                    event.entity_id,
-                    event.operation,
-                    occurred,
-                    second,
-                    event.source,
-                    event.cloudevent_id,
-                    event.deleted_id,
-                    now,
-                ),
-            )
+            inserted = await tx.fetchone(_INSERT, _values(event, now))
             if inserted is None:  # the CloudEvents id (or its event_id) is already stored
                 duplicates += 1
                 continue
-            stored.append(
-                StoredEvent(
-                    seq=int(inserted[0]),
-                    event_id=event.event_id,
-                    realm_id=event.realm_id,
-                    entity=event.entity,
-                    entity_id=event.entity_id,
-                    operation=event.operation,
-                    occurred_at=parse_stored_time(occurred),
-                    source=event.source,
-                    received_at=now,
-                    cloudevent_id=event.cloudevent_id,
-                    deleted_id=event.deleted_id,
-                )
-            )
+            stored.append(_stored(event, int(inserted[0]), now))
     return StoreResult(stored, duplicates)
 
 
@@ -287,11 +316,15 @@ async def claim(database: Database, *, now: float, lease: float, limit: int) -> 
     return [_row(record) for record in records]
 
 
-async def mark_done(database: Database, seq: int, *, now: float) -> None:
+async def mark_done(database: Database, seqs: Sequence[int], *, now: float) -> None:
+    """Mark handled events done, in one statement (one round trip however many)."""
+    if not seqs:
+        return
+    marks = ",".join("?" * len(seqs))
     await database.execute(
-        "UPDATE webhook_events SET status = 'done', done_at = ?, lease_until = 0, "
-        "attempts = attempts + 1, last_error = NULL WHERE seq = ?",
-        (now, seq),
+        "UPDATE webhook_events SET status = 'done', done_at = ?, lease_until = 0, "  # noqa: S608
+        f"attempts = attempts + 1, last_error = NULL WHERE seq IN ({marks})",
+        (now, *seqs),
     )
 
 
@@ -351,3 +384,92 @@ async def last_event_time(database: Database, realm_id: str) -> datetime | None:
     if record is None or record[0] is None:
         return None
     return parse_stored_time(str(record[0]))
+
+
+# ---- group commit ------------------------------------------------------------------------------
+
+_COLUMN_NAMES = (
+    "event_id, realm_id, entity, entity_id, operation, occurred_at, version_second, source, "
+    "cloudevent_id, deleted_id, received_at"
+)
+MAX_GROUP = 500  # 11 parameters a row; SQLite allows 32766 per statement
+
+
+def _group_insert(rows: int) -> str:
+    """One INSERT for `rows` single-event deliveries: the fast path of `store_events`, for many."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        f"INSERT INTO webhook_events ({_COLUMN_NAMES}) "  # noqa: S608 (only placeholders vary)
+        "SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, "
+        f"column10, column11 FROM (VALUES {values}) AS v WHERE NOT EXISTS (SELECT 1 FROM "
+        "webhook_events AS w WHERE w.realm_id = v.column2 AND w.entity = v.column3 AND "
+        "w.entity_id = v.column4 AND w.version_second = v.column7) "
+        "ON CONFLICT DO NOTHING RETURNING seq, event_id"
+    )
+
+
+class EventWriter:
+    """`store_events` with group commit, for the listener under load.
+
+    Single-event deliveries that arrive while a write is in progress wait, and are then inserted
+    together by one statement (atomic: all rows or none). A delivery whose event that statement
+    did not insert (its version is already stored, or a duplicate in the same group) then goes
+    through `store_events` alone, which applies every de-duplication rule in its own
+    transaction; so does a delivery of several events, and every delivery of a group whose
+    statement failed. Each delivery stays all-or-nothing and is answered only after its commit.
+
+    Why: every statement is a round trip to aiosqlite's thread, and each round trip costs more
+    CPU than the insert itself; at a thousand deliveries a second the round trips were the
+    listener's ceiling (bench/webhooks.py, figures in bench/README.md).
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._pending: list[tuple[Event, float, asyncio.Future[StoreResult]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def store(self, events: Sequence[Event], *, now: float) -> StoreResult:
+        """Store one delivery's events; returns once they are committed."""
+        if len(events) != 1:
+            return await store_events(self._database, events, now=now)
+        future: asyncio.Future[StoreResult] = asyncio.get_running_loop().create_future()
+        self._pending.append((events[0], now, future))
+        if self._task is None:
+            # A task of its own: a delivery whose sender hangs up must not cancel the others'
+            # write, and no delivery waits for groups that arrive after its own.
+            self._task = asyncio.create_task(self._drain(), name="qb-mcp-event-writer")
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                await self._write(group)
+        finally:
+            self._task = None
+
+    async def _write(self, group: list[tuple[Event, float, asyncio.Future[StoreResult]]]) -> None:
+        params: list[Any] = []
+        for event, now, _ in group:
+            params.extend(_values(event, now))
+        try:
+            rows = await self._database.fetchall(_group_insert(len(group)), params)
+            inserted = {str(row[1]): int(row[0]) for row in rows}
+        except Exception:
+            inserted = {}  # nothing was written; each delivery is tried alone below
+        for event, now, future in group:
+            # Stored even when its sender has gone: the events are real either way.
+            seq = inserted.pop(event.event_id, None)
+            if seq is not None:
+                _resolve(future, StoreResult([_stored(event, seq, now)], 0))
+                continue
+            try:
+                _resolve(future, await store_events(self._database, [event], now=now))
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+
+
+def _resolve(future: asyncio.Future[StoreResult], result: StoreResult) -> None:
+    if not future.done():
+        future.set_result(result)

@@ -83,6 +83,7 @@ class Listener:
         if not verifier_token:
             raise ConfigError(TOKEN_MISSING)
         self._database = database
+        self._writer = store.EventWriter(database)
         self._token = verifier_token
         self._on_stored = on_stored
         self._clock = clock
@@ -112,7 +113,7 @@ class Listener:
         except MalformedNotification as exc:
             return _refuse(400, f"malformed notification: {exc.reason}")
         try:
-            result = await store.store_events(self._database, events, now=self._clock())
+            result = await self._writer.store(events, now=self._clock())
         except sqlite3.Error as exc:
             log.error("webhook not stored (%s); answering 500 so Intuit retries", exc)
             return JSONResponse({"error": "could not store the events; retry"}, status_code=500)
