@@ -46,7 +46,10 @@ def listening_socket(port: int = 0) -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def serving(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
-    """Serve `app` on 127.0.0.1 (a free port unless given); yields the base URL."""
+    """Serve `app` on 127.0.0.1 (a free port unless given); yields the base URL.
+
+    Leaving the block stops the server and closes its socket, as a stopped process would.
+    """
     sock = listening_socket(port)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -115,3 +118,9 @@ def client_on(emulator: Any, clock: Any, *, base_url: str | None = None) -> Any:
         limiter=RealmLimiter(ROOMY),
         clock=clock,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

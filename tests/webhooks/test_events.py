@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qb_mcp.webhooks.events import MalformedNotification, parse_body, parse_time
 
@@ -179,3 +181,58 @@ def test_malformed_bodies_are_refused_with_a_reason(body: bytes) -> None:
     with pytest.raises(MalformedNotification) as caught:
         parse_body(body)
     assert caught.value.reason
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "eventNotifications",
+                    "realmId",
+                    "dataChangeEvent",
+                    "entities",
+                    "name",
+                    "id",
+                    "operation",
+                    "lastUpdated",
+                    "deletedId",
+                    "specversion",
+                    "type",
+                    "time",
+                    "intuitaccountid",
+                    "intuitentityid",
+                    "data",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_any_json_gives_events_or_a_reason_never_a_crash(value: object) -> None:
+    try:
+        events = parse_body(json.dumps(value).encode())
+    except MalformedNotification as exc:
+        assert exc.reason
+    else:
+        assert all(e.occurred_at.tzinfo is not None for e in events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_give_events_or_a_reason_never_a_crash(body: bytes) -> None:
+    try:
+        events = parse_body(body)
+    except MalformedNotification as exc:
+        assert exc.reason
+    else:
+        assert isinstance(events, list)

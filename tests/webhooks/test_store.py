@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,3 +142,34 @@ async def test_a_failed_transaction_stores_nothing(database: Database) -> None:
     with pytest.raises(Exception, match="CHECK"):
         await store.store_events(database, [event(entity_id="1"), bad], now=1.0)
     assert await store.count(database) == 0
+
+
+async def test_group_commit_stores_each_change_once_under_concurrency(database: Database) -> None:
+    writer = store.EventWriter(database)
+    changes = [event(entity_id=str(n)) for n in range(40)]
+    again = [
+        event("cloudevents", entity_id=str(n), cloudevent_id=f"ce-{n}") for n in range(0, 40, 3)
+    ]
+    results = await asyncio.gather(
+        *(writer.store([e], now=1.0) for e in [*changes, *changes[:10], *again])
+    )
+    assert sum(len(r.stored) for r in results) == 40
+    assert sum(r.duplicates for r in results) == 10 + len(again)
+    assert await store.count(database) == 40
+
+
+async def test_group_commit_applies_the_cdc_rules_too(database: Database) -> None:
+    await store.store_events(database, [event("cdc", operation="Update")], now=1.0)
+    writer = store.EventWriter(database)
+    [late] = await asyncio.gather(writer.store([event("legacy", operation="Void")], now=2.0))
+    assert (late.stored, late.duplicates) == ([], 1)
+    assert await rows(database) == [("58", "Void", "cdc", "legacy")]
+
+
+async def test_one_bad_delivery_in_a_group_fails_alone(database: Database) -> None:
+    writer = store.EventWriter(database)
+    good = [writer.store([event(entity_id=str(n))], now=1.0) for n in range(5)]
+    bad = writer.store([event(source="smoke-signal", entity_id="99")], now=1.0)
+    results = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert [isinstance(r, Exception) for r in results] == [False] * 5 + [True]
+    assert await store.count(database) == 5
