@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from qb_mcp.config import Settings
-from qb_mcp.errors import ConfigError
+from qb_mcp.errors import ConfigError, QbMcpError
 from qb_mcp.store import events as store
 from qb_mcp.store.db import Database
 from qb_mcp.store.events import StoredEvent
@@ -298,7 +298,7 @@ async def _catchup(
     try:
         base_url = api_base_url(settings)
         auth = await stack.enter_async_context(open_auth(settings, create_key=False))
-    except ConfigError as exc:
+    except QbMcpError as exc:  # missing app credentials, an unreadable key, ...
         print(f"qb-mcp: catch-up is off: {exc}", file=sys.stderr, flush=True)
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -12,7 +13,7 @@ import httpx2
 import pytest
 
 from qb_mcp.cli import main
-from qb_mcp.store import open_database
+from qb_mcp.store import Database, open_database
 from qb_mcp.webhooks.feed import recent_events
 from tests.webhooks.conftest import TOKEN, free_port, post_signed
 
@@ -80,3 +81,63 @@ async def test_the_standalone_listener_stores_what_another_process_then_reads(
         with anyio.fail_after(10):
             await process.wait()
     assert process.returncode in (0, -15)
+
+
+async def test_the_command_catches_up_connected_companies_through_the_auth_layer(
+    tmp_path: Path,
+) -> None:
+    import base64
+    import contextlib
+    import os as _os
+
+    from qb_mcp.auth.intuit import TokenGrant
+    from qb_mcp.auth.wiring import open_auth
+    from qb_mcp.config import Settings
+    from qb_mcp.emulator import DEMO_REALM_ID, Emulator
+    from qb_mcp.webhooks.app import _catchup
+    from tests.emulator.conftest import served
+
+    emulator = Emulator()  # real clock: its demo company was seeded a moment ago
+    with served(emulator) as url:
+        key = base64.urlsafe_b64encode(_os.urandom(32)).decode()
+        settings = Settings.from_env(
+            {
+                "QBO_ENVIRONMENT": "emulator",
+                "QBO_API_BASE_URL": url,
+                "QBO_OAUTH_BASE_URL": url,
+                "QBO_HOME": str(tmp_path / "home"),
+                "QBO_TOKEN_KEYS": key,
+                "QBO_WEBHOOK_VERIFIER_TOKEN": TOKEN,
+            }
+        )
+        pair = emulator.issue_tokens(DEMO_REALM_ID)
+        async with open_auth(settings) as auth:
+            grant = TokenGrant(
+                access_token=pair.access_token,
+                refresh_token=pair.refresh_token,
+                expires_in=pair.expires_in,
+                refresh_expires_in=pair.x_refresh_token_expires_in,
+            )
+            await auth.manager.save_login(DEMO_REALM_ID, grant, received_at=time.time())
+        database = await open_database(settings.database_path)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                catchup = await _catchup(settings, database, stack)
+                assert catchup is not None
+                [result] = await catchup.run_once()
+            assert result.realm_id == DEMO_REALM_ID and result.error is None
+            # The seeding is inside the first run's 5-minute overlap: it comes back as CDC events.
+            assert result.stored and {e.source for e in result.stored} == {"cdc"}
+            assert await recent_events(database, entity="Customer", limit=1)
+        finally:
+            await database.close()
+
+
+async def test_without_connections_there_is_no_catch_up(database: Database) -> None:
+    import contextlib
+
+    from qb_mcp.config import Settings
+    from qb_mcp.webhooks.app import _catchup
+
+    async with contextlib.AsyncExitStack() as stack:
+        assert await _catchup(Settings(), database, stack) is None
