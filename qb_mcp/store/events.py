@@ -14,6 +14,8 @@ delivery:
 The cost of keying versions on whole seconds: two changes of one object with the same operation
 inside one second are one event. Events carry ids only and the reader fetches the current object,
 so nothing a reader could act on is lost.
+
+`EventWriter` is the listener's way in: the same rules, with group commit under load.
 """
 
 from __future__ import annotations
@@ -22,12 +24,36 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from qb_mcp.store.db import Database
 
-if TYPE_CHECKING:
-    from qb_mcp.webhooks.events import Event
+
+class Event(Protocol):
+    """What is stored of a change (`qb_mcp.webhooks.events.Event` is one; the store knows no
+    layer above it)."""
+
+    @property
+    def realm_id(self) -> str: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def cloudevent_id(self) -> str | None: ...
+    @property
+    def deleted_id(self) -> str | None: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def version_second(self) -> int: ...
+
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 

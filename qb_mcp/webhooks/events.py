@@ -87,6 +87,11 @@ _TIME = re.compile(
 )
 
 
+def entity_name(name: str) -> str:
+    """QBO's spelling of an entity name given in any case (`creditmemo` -> `CreditMemo`)."""
+    return _ENTITY_BY_LOWER.get(name.lower(), name[:1].upper() + name[1:])
+
+
 class MalformedNotification(ValueError):
     """The body is not a notification we understand; `reason` says why (no body content)."""
 
@@ -242,7 +247,7 @@ def _cloudevent(item: Any, index: int) -> Event:
     deleted = data.get("deletedId") if isinstance(data, Mapping) else None
     return Event(
         realm_id=_realm(item.get("intuitaccountid"), f"{at}.intuitaccountid"),
-        entity=_ENTITY_BY_LOWER.get(entity_lower, entity_lower[:1].upper() + entity_lower[1:]),
+        entity=entity_name(entity_lower),
         entity_id=_id(item.get("intuitentityid"), f"{at}.intuitentityid"),
         operation=operation,
         occurred_at=parse_time(item.get("time"), f"{at}.time"),
@@ -261,7 +266,7 @@ def _realm(value: Any, where: str) -> str:
 def _entity(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _ENTITY.match(value):
         raise MalformedNotification(f"{where} must be an entity name")
-    return _ENTITY_BY_LOWER.get(value.lower(), value)
+    return entity_name(value)
 
 
 def _id(value: Any, where: str) -> str:

@@ -17,7 +17,7 @@ from qb_mcp.qbo import wire
 from qb_mcp.store import events as store
 from qb_mcp.store.db import Database
 from qb_mcp.store.events import StoredEvent
-from qb_mcp.webhooks.events import _ENTITY_BY_LOWER, OPERATIONS
+from qb_mcp.webhooks.events import OPERATIONS, entity_name
 
 MAX_LIMIT = 500
 _REALM = re.compile(r"^\d{1,32}$")
@@ -43,7 +43,7 @@ async def recent_events(
             raise InvalidArgumentError(
                 f"entity must be an entity name like Customer; got {entity!r}"
             )
-        name = _ENTITY_BY_LOWER.get(entity.strip().lower(), entity.strip())
+        name = entity_name(entity.strip())
     op = None
     if operation is not None:
         by_lower = {o.lower(): o for o in OPERATIONS}
