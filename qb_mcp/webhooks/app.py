@@ -7,8 +7,10 @@ For each delivery, in this order (cheap refusals first, nothing parsed before it
 3. The body is read counting bytes; past 1 MiB (a chunked body, or a lying Content-Length): 413.
 4. `intuit-signature` missing or not matching the raw bytes (constant-time): 401.
 5. Parsed and normalised (`events.parse_body`); unusable: 400, reason logged (never the body).
-6. Stored in one transaction (`store.events.store_events`); a database failure: 500, so Intuit
-   retries. Only then 200, with how many events were new and how many were duplicates.
+6. Stored, all or nothing, through `store.events.EventWriter` (group commit: single-event
+   deliveries arriving together share one INSERT; see its docstring for why and the rules); a
+   database failure: 500, so Intuit retries. Only once committed: 200, with how many events
+   were new and how many were duplicates.
 Wrong method: 405 (Starlette's router). `on_stored` runs after the 200 has been sent, so a slow
 subscriber never delays Intuit's acknowledgement.
 """
@@ -101,8 +103,6 @@ class Listener:
         try:
             body = await self._read(request)
         except _TooLarge:
-            # Close the connection: kept alive, the server would go on reading (and discarding)
-            # the rest of the body to find the next request.
             return _refuse(413, f"body over {self._max_body} bytes")
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening for an answer
