@@ -43,6 +43,7 @@ from qb_mcp.auth.company import company_name, fetch_company_info
 from qb_mcp.auth.intuit import IntuitOAuth
 from qb_mcp.auth.manager import TokenManager
 from qb_mcp.errors import ConfigError, InvalidArgumentError, OAuthError, QbMcpError
+from qb_mcp.sockets import listen
 
 log = logging.getLogger(__name__)
 
@@ -204,24 +205,6 @@ def callback_address(redirect_uri: str) -> tuple[str, int, str]:
     return bind_host, port, parts.path or "/"
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The callback's listening socket, or a one-line `ConfigError`."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(16)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port} for the sign-in callback ({exc.strerror}); "
-            "free that port or set QBO_REDIRECT_URI to another (and register it with the app)"
-        ) from None
-    sock.setblocking(False)
-    return sock
-
-
 class CallbackServer:
     """Serves the redirect URI's path until one callback has been handled."""
 
@@ -320,7 +303,11 @@ async def run_login_flow(
 ) -> LoginResult:
     """Listen for the callback, show the authorize URL, and wait for the login to finish."""
     host, port, path = callback_address(redirect_uri)
-    sock = listen(host, port)
+    sock = listen(
+        host,
+        port,
+        fix="free that port or set QBO_REDIRECT_URI to another (and register it with the app)",
+    )
     server = CallbackServer(flow, path=path)
     url = flow.authorize_url()
     announce(url)

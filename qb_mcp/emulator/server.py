@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
-import socket
 import sys
 from pathlib import Path
 
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or a one-line ConfigError (port in use, bad host)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise ConfigError(f"--host {host!r} cannot be resolved: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"port {port} on {host} is already in use; pick another with --port"
-            ) from None
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
+from qb_mcp.sockets import listen
 
 
 class _QuietDrops(logging.Filter):
@@ -69,7 +45,7 @@ def run_emulator(args: argparse.Namespace, settings: Settings) -> int:
         emulator = Emulator(config)
     except ValueError as exc:  # e.g. a malformed --webhook-url
         raise ConfigError(f"qb-mcp emulator: {exc}") from None
-    sock = bind(args.host, args.port)
+    sock = listen(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"http://{host}:{args.port}"
     print(

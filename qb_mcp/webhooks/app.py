@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import logging
 import socket
 import sqlite3
@@ -37,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, QbMcpError
+from qb_mcp.sockets import listen
 from qb_mcp.store import events as store
 from qb_mcp.store.db import Database
 from qb_mcp.store.events import StoredEvent
@@ -218,36 +218,13 @@ def webhook_app(
 # ---- qb-mcp webhooks ---------------------------------------------------------------------------
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or a one-line ConfigError (port in use, bad host)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise ConfigError(f"--host {host!r} cannot be resolved: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(1024)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"port {port} on {host} is already in use; pick another with --port"
-            ) from None
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
-
-
 def run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     """`qb-mcp webhooks`: the listener alone under uvicorn, with the worker and catch-up."""
     if not settings.webhook_verifier_token:
         raise ConfigError(TOKEN_MISSING)
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be 1 to 65535; got {args.port}")
-    sock = bind(args.host, args.port)
+    sock = listen(args.host, args.port)
     try:
         return anyio.run(_serve, args, settings, sock)
     finally:

@@ -10,9 +10,9 @@ from qb_mcp.auth.oauth import (
     LoginFlow,
     StateStore,
     callback_address,
-    listen,
 )
 from qb_mcp.errors import ConfigError, InvalidArgumentError, InvalidClientError, OAuthError
+from qb_mcp.sockets import listen
 from qb_mcp.store import connections
 from tests.auth.conftest import REALM, FakeClock, Harness
 

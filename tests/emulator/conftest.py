@@ -119,7 +119,7 @@ def served(emulator: Emulator) -> Iterator[str]:
 
     import uvicorn
 
-    from qb_mcp.emulator.server import bind
+    from qb_mcp.sockets import listen as bind
 
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
