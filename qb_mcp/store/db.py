@@ -63,8 +63,9 @@ class Database:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         async with self._lock:
-            cursor = await self._connection.execute(sql, params)
-            return list(await cursor.fetchall())
+            # One trip to aiosqlite's thread instead of two (execute, then fetch): reads are the
+            # hot path of the webhook listener and the event feed.
+            return list(await self._connection.execute_fetchall(sql, params))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -103,8 +104,7 @@ class Transaction:
         return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        cursor = await self._connection.execute(sql, params)
-        return list(await cursor.fetchall())
+        return list(await self._connection.execute_fetchall(sql, params))
 
 
 def prepare_home(home: Path) -> None:
