@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,15 +29,16 @@ from qb_mcp import __version__
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, QbMcpError, ReauthorizationRequiredError
 from qb_mcp.prompts import load, prompt_text
-from qb_mcp.qbo.client import QBOClient
 from qb_mcp.store import audit, connections, open_database
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.tools import all_specs
-from qb_mcp.tools.base import AppState, ObservingTransport
-from qb_mcp.tools.support import company_status
+from qb_mcp.tools.base import AppState, Connected, ObservingTransport, build_tools
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup, TaskStatus
+
     from qb_mcp.emulator import Emulator
+    from qb_mcp.store.db import Database
 
 __all__ = ["AppState", "build_server", "run_serve"]
 
@@ -82,7 +83,7 @@ def build_server(
         version=__version__,
         instructions=load("instructions.md"),
         lifespan=lifespan,
-        tools=[spec.to_tool() for spec in all_specs(read_only=settings.read_only)],
+        tools=build_tools(all_specs(read_only=settings.read_only)),
         log_level=settings.log_level,  # type: ignore[arg-type]
     )
     _add_resources(server, box)
@@ -106,85 +107,128 @@ async def open_state(
     transport: httpx2.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[AppState]:
-    """Open the database and a client for the chosen company; close both on exit."""
-    async with AsyncExitStack() as stack:
-        database = await open_database(settings.database_path)
-        stack.push_async_callback(database.close)
-        row = None if emulator is not None else await choose_connection(settings, database)
-        if row is None:
-            from qb_mcp.emulator import DEMO_REALM_ID, Emulator, EmulatorConfig
-
-            if emulator is None:
-                state_path = settings.home / EMULATOR_STATE_FILE
-                emulator = Emulator(EmulatorConfig(state_path=state_path))
-                await stack.enter_async_context(emulator.running())
-                log.warning(
-                    "no QuickBooks company is connected: serving the built-in emulator's demo "
-                    "company (realm %s, kept in %s); run `qb-mcp auth login` to connect yours",
-                    DEMO_REALM_ID,
-                    state_path,
+    """Open the database and choose the company; the client is made on first use (see
+    `AppState.qbo`) and closed here, with the emulator's state saved, on exit."""
+    database = await open_database(settings.database_path)
+    try:
+        async with anyio.create_task_group() as tasks:
+            row = None if emulator is not None else await choose_connection(settings, database)
+            if row is None:
+                state = AppState(
+                    settings=settings,
+                    database=database,
+                    source="emulator",
+                    environment="emulator",
+                    connect=lambda: _connect_emulator(settings, database, tasks, emulator, clock),
+                    clock=clock,
                 )
-            realm_id = str(DEMO_REALM_ID)
-            client = QBOClient(
-                realm_id=realm_id,
-                token_source=EmulatorTokens(emulator),
-                base_url=EMULATOR_BASE_URL,
-                database=database,
-                transport=ObservingTransport(httpx2.ASGITransport(app=emulator.app)),
-                clock=clock,
-            )
-            state = AppState(
-                settings=settings,
-                database=database,
-                client=client,
-                realm_id=realm_id,
-                source="emulator",
-                environment="emulator",
-                company_name=None,
-                emulator=emulator,
-                clock=clock,
-            )
-        else:
-            from qb_mcp.auth.crypto import load_keyring
-            from qb_mcp.auth.manager import TokenManager
-            from qb_mcp.auth.wiring import api_base_url, intuit_oauth
+                if emulator is None:
+                    log.warning(
+                        "no QuickBooks company is connected: serving the built-in emulator's "
+                        "demo company (kept in %s); run `qb-mcp auth login` to connect yours",
+                        settings.home / EMULATOR_STATE_FILE,
+                    )
+            else:
+                connection = row
+                state = AppState(
+                    settings=settings,
+                    database=database,
+                    source="connection",
+                    environment=connection.environment,
+                    connect=lambda: _connect_company(
+                        settings, database, connection, transport, clock
+                    ),
+                    realm_id=connection.realm_id,
+                    company_name=connection.company_name,
+                    clock=clock,
+                )
+                log.warning(
+                    "serving QuickBooks company %s (realm %s, %s)%s",
+                    connection.company_name or "(name unknown)",
+                    connection.realm_id,
+                    connection.environment,
+                    "; read-only" if settings.read_only else "",
+                )
+            try:
+                yield state
+            finally:
+                if state.connected is not None:
+                    await state.connected.aclose()
+                # Stops the emulator's state saver, which saves once more on its way out.
+                tasks.cancel_scope.cancel()
+    finally:
+        await database.close()
 
-            oauth = intuit_oauth(settings, transport=transport)
-            stack.push_async_callback(oauth.aclose)
-            manager = TokenManager(
-                database=database,
-                keyring=load_keyring(settings, create=False),
-                oauth=oauth,
-                environment=settings.environment,
-                clock=clock,
-            )
-            client = QBOClient(
-                realm_id=row.realm_id,
-                token_source=manager,
-                base_url=api_base_url(settings),
-                database=database,
-                transport=ObservingTransport(transport or httpx2.AsyncHTTPTransport()),
-                clock=clock,
-            )
-            state = AppState(
-                settings=settings,
-                database=database,
-                client=client,
-                realm_id=row.realm_id,
-                source="connection",
-                environment=row.environment,
-                company_name=row.company_name,
-                clock=clock,
-            )
-            log.warning(
-                "serving QuickBooks company %s (realm %s, %s)%s",
-                row.company_name or "(name unknown)",
-                row.realm_id,
-                row.environment,
-                "; read-only" if settings.read_only else "",
-            )
-        stack.push_async_callback(client.aclose)
-        yield state
+
+async def _connect_emulator(
+    settings: Settings,
+    database: Database,
+    tasks: TaskGroup,
+    given: Emulator | None,
+    clock: Callable[[], float],
+) -> Connected:
+    from qb_mcp.emulator import DEMO_REALM_ID, Emulator, EmulatorConfig
+    from qb_mcp.qbo.client import QBOClient
+
+    emulator = given
+    if emulator is None:
+        emulator = Emulator(EmulatorConfig(state_path=settings.home / EMULATOR_STATE_FILE))
+        await tasks.start(_keep_running, emulator)
+    realm_id = str(DEMO_REALM_ID)
+    client = QBOClient(
+        realm_id=realm_id,
+        token_source=EmulatorTokens(emulator),
+        base_url=EMULATOR_BASE_URL,
+        database=database,
+        transport=ObservingTransport(httpx2.ASGITransport(app=emulator.app)),
+        clock=clock,
+    )
+    return Connected(client=client, realm_id=realm_id, emulator=emulator)
+
+
+async def _keep_running(
+    emulator: Emulator, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """The emulator's state saver, for the server's lifetime (saving on the way out)."""
+    async with emulator.running():
+        task_status.started()
+        await anyio.sleep_forever()
+
+
+async def _connect_company(
+    settings: Settings,
+    database: Database,
+    row: ConnectionRow,
+    transport: httpx2.AsyncBaseTransport | None,
+    clock: Callable[[], float],
+) -> Connected:
+    from qb_mcp.auth.crypto import load_keyring
+    from qb_mcp.auth.manager import TokenManager
+    from qb_mcp.auth.wiring import api_base_url, intuit_oauth
+    from qb_mcp.qbo.client import QBOClient
+
+    oauth = intuit_oauth(settings, transport=transport)
+    manager = TokenManager(
+        database=database,
+        keyring=load_keyring(settings, create=False),
+        oauth=oauth,
+        environment=settings.environment,
+        clock=clock,
+    )
+    client = QBOClient(
+        realm_id=row.realm_id,
+        token_source=manager,
+        base_url=api_base_url(settings),
+        database=database,
+        transport=ObservingTransport(transport or httpx2.AsyncHTTPTransport()),
+        clock=clock,
+    )
+    return Connected(
+        client=client,
+        realm_id=row.realm_id,
+        company_name=row.company_name,
+        also_close=oauth.aclose,
+    )
 
 
 async def choose_connection(settings: Settings, database: Any) -> ConnectionRow | None:
@@ -278,6 +322,8 @@ def _add_resources(server: MCPServer[AppState], box: _StateBox) -> None:
         mime_type="application/json",
     )
     async def company() -> str:
+        from qb_mcp.tools.support import company_status
+
         status = await company_status(box.get())
         return status.model_dump_json(indent=2)
 

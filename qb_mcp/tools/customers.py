@@ -1,48 +1,59 @@
-"""Customer tools: find_customer, upsert_customer, upsert_customers (the bulk form)."""
+"""Customer tools: find_customer, upsert_customer, upsert_customers (the bulk form).
+
+Bodies import the bookkeeping layer when first called (start-up cost: see tools/base.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 
-from qb_mcp.bookkeeping import customers
-from qb_mcp.bookkeeping.customers import (
-    CustomerContact,
-    FindCustomerInput,
-    FindCustomerResult,
-    UpsertCustomerResult,
-    UpsertCustomersInput,
-    UpsertCustomersResult,
-)
 from qb_mcp.prompts import tool_description
 from qb_mcp.tools.base import AppState, ToolSpec
+
+if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.customers import (
+        CustomerContact,
+        FindCustomerInput,
+        FindCustomerResult,
+        UpsertCustomerResult,
+        UpsertCustomersInput,
+        UpsertCustomersResult,
+    )
+
+MODELS = "qb_mcp.bookkeeping.customers"
 
 
 async def find_customer(
     state: AppState, args: FindCustomerInput, _ctx: Context[Any, Any]
 ) -> FindCustomerResult:
     """Ranked customers."""
-    return await customers.find_customer(state.client, args)
+    from qb_mcp.bookkeeping import customers
+
+    return await customers.find_customer(await state.qbo(), args)
 
 
 async def upsert_customer(
     state: AppState, args: CustomerContact, _ctx: Context[Any, Any]
 ) -> UpsertCustomerResult:
     """Create or update one customer."""
-    return await customers.upsert_customer(state.client, args)
+    from qb_mcp.bookkeeping import customers
+
+    return await customers.upsert_customer(await state.qbo(), args)
 
 
 async def upsert_customers(
     state: AppState, args: UpsertCustomersInput, ctx: Context[Any, Any]
 ) -> UpsertCustomersResult:
     """Create or update many customers, reporting MCP progress (a no-op unless asked for)."""
+    from qb_mcp.bookkeeping import customers
 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
-    return await customers.upsert_customers(state.client, args, progress=progress)
+    return await customers.upsert_customers(await state.qbo(), args, progress=progress)
 
 
 def _customer_id(result: UpsertCustomerResult) -> Mapping[str, str | None]:
@@ -54,8 +65,8 @@ SPECS = (
         name="find_customer",
         title="Find customers",
         description=tool_description("find_customer"),
-        input_model=FindCustomerInput,
-        output_model=FindCustomerResult,
+        input_model=f"{MODELS}:FindCustomerInput",
+        output_model=f"{MODELS}:FindCustomerResult",
         body=find_customer,
         read_only=True,
         destructive=False,
@@ -66,8 +77,8 @@ SPECS = (
         name="upsert_customer",
         title="Create or update a customer",
         description=tool_description("upsert_customer"),
-        input_model=CustomerContact,
-        output_model=UpsertCustomerResult,
+        input_model=f"{MODELS}:CustomerContact",
+        output_model=f"{MODELS}:UpsertCustomerResult",
         body=upsert_customer,
         read_only=False,
         # An update overwrites the fields the contact gives.
@@ -80,8 +91,8 @@ SPECS = (
         name="upsert_customers",
         title="Create or update many customers (CRM sync)",
         description=tool_description("upsert_customers"),
-        input_model=UpsertCustomersInput,
-        output_model=UpsertCustomersResult,
+        input_model=f"{MODELS}:UpsertCustomersInput",
+        output_model=f"{MODELS}:UpsertCustomersResult",
         body=upsert_customers,
         read_only=False,
         destructive=True,

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 
-from qb_mcp.bookkeeping import payments
-from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
 from qb_mcp.prompts import tool_description
 from qb_mcp.tools.base import AppState, ToolSpec
+
+if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
+
+MODELS = "qb_mcp.bookkeeping.payments"
 
 
 async def record_payment(
     state: AppState, args: RecordPaymentInput, _ctx: Context[Any, Any]
 ) -> PaymentResult:
     """A payment applied to invoices (recorded once)."""
-    return await payments.record_payment(state.client, args)
+    from qb_mcp.bookkeeping import payments
+
+    return await payments.record_payment(await state.qbo(), args)
 
 
 def _payment_id(result: PaymentResult) -> Mapping[str, str | None]:
@@ -29,8 +34,8 @@ SPECS = (
         name="record_payment",
         title="Record a payment",
         description=tool_description("record_payment"),
-        input_model=RecordPaymentInput,
-        output_model=PaymentResult,
+        input_model=f"{MODELS}:RecordPaymentInput",
+        output_model=f"{MODELS}:PaymentResult",
         body=record_payment,
         read_only=False,
         destructive=False,  # adds a payment; the invoices' balances follow from it

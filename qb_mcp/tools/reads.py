@@ -3,58 +3,69 @@ list_open_invoices, get_transaction and a read-only query."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 
-from qb_mcp.bookkeeping import reads
-from qb_mcp.bookkeeping.reads import (
-    FindItemsInput,
-    FindItemsResult,
-    GetTransactionInput,
-    ListOpenInvoicesInput,
-    OpenInvoicesResult,
-    QueryResult,
-    RunQueryInput,
-    TransactionResult,
-)
 from qb_mcp.prompts import tool_description
-from qb_mcp.tools.base import AppState, ToolSpec
+from qb_mcp.tools.base import AppState, ToolBody, ToolSpec
+
+if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.reads import (
+        FindItemsInput,
+        FindItemsResult,
+        GetTransactionInput,
+        ListOpenInvoicesInput,
+        OpenInvoicesResult,
+        QueryResult,
+        RunQueryInput,
+        TransactionResult,
+    )
+
+MODELS = "qb_mcp.bookkeeping.reads"
 
 
 async def find_items(
     state: AppState, args: FindItemsInput, _ctx: Context[Any, Any]
 ) -> FindItemsResult:
     """Items by name part or type."""
-    return await reads.find_items(state.client, args)
+    from qb_mcp.bookkeeping import reads
+
+    return await reads.find_items(await state.qbo(), args)
 
 
 async def list_open_invoices(
     state: AppState, args: ListOpenInvoicesInput, _ctx: Context[Any, Any]
 ) -> OpenInvoicesResult:
     """Unpaid invoices, oldest due first."""
-    return await reads.list_open_invoices(state.client, args)
+    from qb_mcp.bookkeeping import reads
+
+    return await reads.list_open_invoices(await state.qbo(), args)
 
 
 async def get_transaction(
     state: AppState, args: GetTransactionInput, _ctx: Context[Any, Any]
 ) -> TransactionResult:
     """One estimate, invoice or payment."""
-    return await reads.get_transaction(state.client, args)
+    from qb_mcp.bookkeeping import reads
+
+    return await reads.get_transaction(await state.qbo(), args)
 
 
 async def query(state: AppState, args: RunQueryInput, _ctx: Context[Any, Any]) -> QueryResult:
     """A read-only query, one bounded page."""
-    return await reads.run_query(state.client, args)
+    from qb_mcp.bookkeeping import reads
+
+    return await reads.run_query(await state.qbo(), args)
 
 
-def _read(name: str, title: str, input_model: Any, output_model: Any, body: Any) -> ToolSpec:
+def _read(name: str, title: str, input_model: str, output_model: str, body: ToolBody) -> ToolSpec:
     return ToolSpec(
         name=name,
         title=title,
         description=tool_description(name),
-        input_model=input_model,
-        output_model=output_model,
+        input_model=f"{MODELS}:{input_model}",
+        output_model=f"{MODELS}:{output_model}",
         body=body,
         read_only=True,
         destructive=False,
@@ -64,20 +75,20 @@ def _read(name: str, title: str, input_model: Any, output_model: Any, body: Any)
 
 
 SPECS = (
-    _read("find_items", "Find items", FindItemsInput, FindItemsResult, find_items),
+    _read("find_items", "Find items", "FindItemsInput", "FindItemsResult", find_items),
     _read(
         "list_open_invoices",
         "List open invoices",
-        ListOpenInvoicesInput,
-        OpenInvoicesResult,
+        "ListOpenInvoicesInput",
+        "OpenInvoicesResult",
         list_open_invoices,
     ),
     _read(
         "get_transaction",
         "Get an estimate, invoice or payment",
-        GetTransactionInput,
-        TransactionResult,
+        "GetTransactionInput",
+        "TransactionResult",
         get_transaction,
     ),
-    _read("query", "Query QuickBooks (read-only)", RunQueryInput, QueryResult, query),
+    _read("query", "Query QuickBooks (read-only)", "RunQueryInput", "QueryResult", query),
 )

@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 
-from qb_mcp.bookkeeping import sales
-from qb_mcp.bookkeeping.sales import (
-    ConvertEstimateInput,
-    ConvertEstimateResult,
-    CreateEstimateInput,
-    EstimateView,
-)
 from qb_mcp.prompts import tool_description
 from qb_mcp.tools.base import AppState, ToolSpec
+
+if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.sales import (
+        ConvertEstimateInput,
+        ConvertEstimateResult,
+        CreateEstimateInput,
+        EstimateView,
+    )
+
+MODELS = "qb_mcp.bookkeeping.sales"
 
 
 async def create_estimate(
     state: AppState, args: CreateEstimateInput, _ctx: Context[Any, Any]
 ) -> EstimateView:
     """A new estimate."""
-    return await sales.create_estimate(state.client, args)
+    from qb_mcp.bookkeeping import sales
+
+    return await sales.create_estimate(await state.qbo(), args)
 
 
 async def convert_estimate(
     state: AppState, args: ConvertEstimateInput, _ctx: Context[Any, Any]
 ) -> ConvertEstimateResult:
     """The estimate's invoice (created once)."""
-    return await sales.convert_estimate(state.client, args)
+    from qb_mcp.bookkeeping import sales
+
+    return await sales.convert_estimate(await state.qbo(), args)
 
 
 def _estimate_id(result: EstimateView) -> Mapping[str, str | None]:
@@ -45,8 +52,8 @@ SPECS = (
         name="create_estimate",
         title="Create an estimate (quote)",
         description=tool_description("create_estimate"),
-        input_model=CreateEstimateInput,
-        output_model=EstimateView,
+        input_model=f"{MODELS}:CreateEstimateInput",
+        output_model=f"{MODELS}:EstimateView",
         body=create_estimate,
         read_only=False,
         destructive=False,  # only adds an estimate
@@ -58,8 +65,8 @@ SPECS = (
         name="convert_estimate",
         title="Convert an estimate to an invoice",
         description=tool_description("convert_estimate"),
-        input_model=ConvertEstimateInput,
-        output_model=ConvertEstimateResult,
+        input_model=f"{MODELS}:ConvertEstimateInput",
+        output_model=f"{MODELS}:ConvertEstimateResult",
         body=convert_estimate,
         read_only=False,
         # It also closes the estimate: a change to an existing record.
