@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup, TaskStatus
 
     from qb_mcp.emulator import Emulator
+    from qb_mcp.qbo.limiter import RealmLimiter
     from qb_mcp.store.db import Database
 
 __all__ = ["AppState", "build_server", "run_serve"]
@@ -54,12 +55,14 @@ def build_server(
     *,
     emulator: Emulator | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
+    limiter: RealmLimiter | None = None,
     clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
     """A new server for `settings`; nothing is opened until its lifespan runs.
 
     `emulator`: serve this emulator's demo company (tests and the demo) whatever is connected.
     `transport`: the HTTP transport for a connected company's API and OAuth calls (tests).
+    `limiter`: the request budget (default: the realm's process-wide one, QuickBooks' limits).
     With `settings.read_only` no write tool exists at all, whatever else is set.
     """
 
@@ -70,7 +73,7 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with open_state(
-            settings, emulator=emulator, transport=transport, clock=clock
+            settings, emulator=emulator, transport=transport, limiter=limiter, clock=clock
         ) as state:
             box.states.append(state)
             try:
@@ -105,6 +108,7 @@ async def open_state(
     *,
     emulator: Emulator | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
+    limiter: RealmLimiter | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[AppState]:
     """Open the database and choose the company; the client is made on first use (see
@@ -119,7 +123,9 @@ async def open_state(
                     database=database,
                     source="emulator",
                     environment="emulator",
-                    connect=lambda: _connect_emulator(settings, database, tasks, emulator, clock),
+                    connect=lambda: _connect_emulator(
+                        settings, database, tasks, emulator, limiter, clock
+                    ),
                     clock=clock,
                 )
                 if emulator is None:
@@ -136,7 +142,7 @@ async def open_state(
                     source="connection",
                     environment=connection.environment,
                     connect=lambda: _connect_company(
-                        settings, database, connection, transport, clock
+                        settings, database, connection, transport, limiter, clock
                     ),
                     realm_id=connection.realm_id,
                     company_name=connection.company_name,
@@ -165,6 +171,7 @@ async def _connect_emulator(
     database: Database,
     tasks: TaskGroup,
     given: Emulator | None,
+    limiter: RealmLimiter | None,
     clock: Callable[[], float],
 ) -> Connected:
     from qb_mcp.emulator import DEMO_REALM_ID, Emulator, EmulatorConfig
@@ -181,6 +188,7 @@ async def _connect_emulator(
         base_url=EMULATOR_BASE_URL,
         database=database,
         transport=ObservingTransport(httpx2.ASGITransport(app=emulator.app)),
+        limiter=limiter,
         clock=clock,
     )
     return Connected(client=client, realm_id=realm_id, emulator=emulator)
@@ -200,6 +208,7 @@ async def _connect_company(
     database: Database,
     row: ConnectionRow,
     transport: httpx2.AsyncBaseTransport | None,
+    limiter: RealmLimiter | None,
     clock: Callable[[], float],
 ) -> Connected:
     from qb_mcp.auth.crypto import load_keyring
@@ -221,6 +230,7 @@ async def _connect_company(
         base_url=api_base_url(settings),
         database=database,
         transport=ObservingTransport(transport or httpx2.AsyncHTTPTransport()),
+        limiter=limiter,
         clock=clock,
     )
     return Connected(

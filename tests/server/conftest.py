@@ -15,9 +15,13 @@ from mcp import Client
 
 from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
+from qb_mcp.qbo.limiter import Limits, RealmLimiter
 from qb_mcp.server import build_server
 
 MODES = ("auto", "legacy")
+# QuickBooks' 500 requests a minute, shared process-wide per realm, would make a long test run
+# wait on the budget; each test server gets its own larger one.
+TEST_LIMITS = Limits(requests_per_window=100_000, window_seconds=1.0)
 
 
 @pytest.fixture(params=MODES)
@@ -74,6 +78,6 @@ async def connect(
     settings: Settings, emulator: Emulator, mode: str = "auto"
 ) -> AsyncIterator[Session]:
     """A fresh server on `emulator`, and a client session to it."""
-    server = build_server(settings, emulator=emulator)
+    server = build_server(settings, emulator=emulator, limiter=RealmLimiter(TEST_LIMITS))
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         yield Session(client, emulator)

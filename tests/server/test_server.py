@@ -176,3 +176,45 @@ async def test_audit_resource_is_empty_at_first(
         audit = await s.resource("qbo://audit/recent")
     assert audit == {"writes": []}
     assert json.dumps(audit)
+
+
+async def test_a_connected_company_is_served_through_its_stored_tokens(
+    settings: Settings, emulator: Emulator
+) -> None:
+    """The real-connection path: encrypted tokens in the store, the token manager, Intuit's
+    paths (the emulator stands in for Intuit, reached in process)."""
+    import time
+
+    import httpx2
+
+    from qb_mcp.auth.intuit import TokenGrant
+    from qb_mcp.auth.wiring import open_auth
+    from qb_mcp.qbo.limiter import RealmLimiter
+    from tests.server.conftest import TEST_LIMITS
+
+    connected = dataclasses.replace(
+        settings, oauth_base_url="http://emulator", api_base_url="http://emulator"
+    )
+    transport = httpx2.ASGITransport(app=emulator.app)
+    issued = emulator.issue_tokens(DEMO_REALM_ID)
+    async with open_auth(connected, transport=transport) as auth:
+        await auth.manager.save_login(
+            DEMO_REALM_ID,
+            TokenGrant(
+                access_token=issued.access_token,
+                refresh_token=issued.refresh_token,
+                expires_in=issued.expires_in,
+                refresh_expires_in=issued.x_refresh_token_expires_in,
+            ),
+            received_at=time.time(),
+            company_name="Craig's Design and Landscaping Services",
+        )
+    server = build_server(connected, transport=transport, limiter=RealmLimiter(TEST_LIMITS))
+    async with Client(server) as client:
+        status = await client.call_tool("connection_status", {})
+        made = await client.call_tool("upsert_customer", CONTACT)
+    assert not status.is_error, error_text(status)
+    assert status.structured_content["source"] == "connection"  # type: ignore[index]
+    assert status.structured_content["refresh_token_expires_at"]  # type: ignore[index]
+    assert made.structured_content["outcome"] == "created"  # type: ignore[index]
+    assert not (connected.home / "emulator-state.json").exists()

@@ -20,8 +20,9 @@ from mcp import Client
 
 from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
+from qb_mcp.qbo.limiter import RealmLimiter
 from qb_mcp.server import build_server
-from tests.server.conftest import error_text
+from tests.server.conftest import TEST_LIMITS, error_text
 from tests.server.test_tools import TOOLS
 
 NASTY_TEXT = st.sampled_from(
@@ -95,7 +96,11 @@ class Harness:
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     home: Path = tmp_path_factory.mktemp("inputs") / "home"
     emulator = Emulator()
-    server = build_server(Settings(home=home, environment="emulator"), emulator=emulator)
+    server = build_server(
+        Settings(home=home, environment="emulator"),
+        emulator=emulator,
+        limiter=RealmLimiter(TEST_LIMITS),
+    )
     with (
         start_blocking_portal(backend="asyncio") as portal,
         portal.wrap_async_context_manager(Client(server)) as client,
