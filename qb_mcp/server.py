@@ -304,9 +304,10 @@ class EmulatorTokens:
 
 # ---- resources and prompts ------------------------------------------------------------------------
 
+RECENT_EVENTS = 50
 EVENTS_NOTE = (
-    "Webhook events appear here once the webhook listener is running (`qb-mcp serve --transport "
-    "http` or `qb-mcp webhooks`) and QuickBooks sends notifications; none have been received."
+    "No events yet. They appear here once the webhook listener (`qb-mcp webhooks`) receives "
+    "QuickBooks' notifications for this company into this QBO_HOME."
 )
 
 
@@ -353,12 +354,22 @@ def _add_resources(server: MCPServer[AppState], box: _StateBox) -> None:
         "qbo://events/recent",
         name="events_recent",
         title="Recent QuickBooks events",
-        description="Webhook events QuickBooks sent about this company (changes made elsewhere), "
-        "newest first.",
+        description="Changes QuickBooks announced about this company (webhooks and change data "
+        "capture), newest first: entity, id, operation, when. Names are not included; read the "
+        "object with get_transaction or find_customer.",
         mime_type="application/json",
     )
     async def events_recent() -> str:
-        return json.dumps({"events": [], "note": EVENTS_NOTE}, indent=2)
+        from qb_mcp.webhooks.feed import recent_events
+
+        state = box.get()
+        if state.realm_id is None:
+            await state.qbo()  # the demo company's realm is known once it is opened
+        found = await recent_events(state.database, realm_id=state.realm_id, limit=RECENT_EVENTS)
+        answer: dict[str, Any] = {"events": [event.to_dict() for event in found]}
+        if not found:
+            answer["note"] = EVENTS_NOTE
+        return json.dumps(answer, indent=2)
 
 
 def _add_prompts(server: MCPServer[AppState]) -> None:

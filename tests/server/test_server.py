@@ -64,6 +64,40 @@ async def test_company_resource_names_the_company(
     assert company["reachable"] is True
 
 
+async def test_events_resource_lists_stored_events_of_the_company(
+    settings: Settings, emulator: Emulator, mode: str
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from qb_mcp.store import events as stored_events
+    from qb_mcp.webhooks.events import Event
+
+    def change(realm_id: str, entity_id: str) -> Event:
+        return Event(
+            realm_id=realm_id,
+            entity="Customer",
+            entity_id=entity_id,
+            operation="Update",
+            occurred_at=datetime(2026, 11, 24, 1, 0, tzinfo=UTC),
+            source="legacy",
+        )
+
+    database = await open_database(settings.database_path)
+    try:
+        await stored_events.store_events(
+            database, [change(DEMO_REALM_ID, "7"), change("123", "8")], now=time.time()
+        )
+    finally:
+        await database.close()
+    async with connect(settings, emulator, mode) as s:
+        events = await s.resource("qbo://events/recent")
+    assert [(e["entity"], e["entity_id"], e["operation"]) for e in events["events"]] == [
+        ("Customer", "7", "Update")
+    ]
+    assert "note" not in events
+
+
 async def test_events_resource_is_empty_with_a_note(
     settings: Settings, emulator: Emulator, mode: str
 ) -> None:
