@@ -81,6 +81,7 @@ class Connected:
     also_close: Callable[[], Awaitable[None]] | None = None
 
     async def aclose(self) -> None:
+        """Close the client and whatever else the connection opened."""
         await self.client.aclose()
         if self.also_close is not None:
             await self.also_close()
@@ -121,9 +122,11 @@ class AppState:
 
     @property
     def emulator(self) -> Emulator | None:
+        """The in-process emulator behind the demo company, once connected."""
         return None if self.connected is None else self.connected.emulator
 
     def remember_fault(self, tool: str, explanation: Explanation) -> None:
+        """Keep `explanation` for `explain_fault` with no argument (the last RECENT_FAULTS)."""
         self.faults.append(FaultRecord(at=self.clock(), tool=tool, explanation=explanation))
 
 
@@ -147,6 +150,7 @@ class CallLog:
     writes: dict[str, WriteSeen] = field(default_factory=dict)
 
     def add(self, write: WriteSeen) -> None:
+        """Note a write; a retry of the same requestid keeps only its last outcome."""
         self.writes.pop(write.request_id, None)
         self.writes[write.request_id] = write
 
@@ -223,14 +227,17 @@ class ToolSpec:
     audit_ids: Callable[[Any], Mapping[str, str | None]] | None = None
 
     def input_type(self) -> type[BaseModel]:
+        """The input model (imported on first use)."""
         found: type[BaseModel] = resolve(self.input_model)
         return found
 
     def output_type(self) -> type[BaseModel]:
+        """The output model (imported on first use)."""
         found: type[BaseModel] = resolve(self.output_model)
         return found
 
     def annotations(self) -> ToolAnnotations:
+        """All four hints, always explicit (a missing destructiveHint means true to clients)."""
         return ToolAnnotations(
             title=self.title,
             read_only_hint=self.read_only,

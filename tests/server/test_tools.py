@@ -115,6 +115,7 @@ async def test_quote_to_cash(settings: Settings, emulator: Emulator, mode: str) 
         )
         read = await s.call("get_transaction", {"kind": "invoice", "id": invoice["id"]})
         open_after = await s.call("list_open_invoices", {"customer_id": customer["id"]})
+        writes = (await s.resource("qbo://audit/recent"))["writes"]
     assert Decimal(estimate["total"]) == Decimal("225.00")
     assert converted["estimate_status"] == "Closed"
     assert again["already_converted"] is True and again["invoice"]["id"] == invoice["id"]
@@ -122,6 +123,15 @@ async def test_quote_to_cash(settings: Settings, emulator: Emulator, mode: str) 
     assert Decimal(paid["applied"][0]["remaining_balance"]) == 0
     assert Decimal(read["invoice"]["balance"]) == 0
     assert open_after["invoices"] == []
+    # Every write is audited once, newest first, with the ids the results named.
+    assert [(w["tool"], w["entity"], w["entity_id"]) for w in writes] == [
+        ("record_payment", "Payment", paid["payment_id"]),
+        ("convert_estimate", "Estimate", estimate["id"]),
+        ("convert_estimate", "Invoice", invoice["id"]),
+        ("create_estimate", "Estimate", estimate["id"]),
+        ("upsert_customer", "Customer", customer["id"]),
+    ]
+    assert all(w["outcome"] == "ok" and w["intuit_tid"] for w in writes)
 
 
 async def test_record_payment_refuses_over_application_and_writes_nothing(
