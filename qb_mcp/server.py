@@ -14,7 +14,7 @@ import argparse
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +96,39 @@ def build_server(
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "name": SERVER_NAME, "version": __version__})
 
+    if settings.webhook_verifier_token:
+        _add_webhook_listener(server, box, settings.webhook_verifier_token, clock)
     return server
+
+
+def _add_webhook_listener(
+    server: MCPServer[AppState], box: _StateBox, verifier_token: str, clock: Callable[[], float]
+) -> None:
+    """`POST /webhooks/intuit` beside `/mcp` (HTTP transport only): Intuit's notifications are
+    verified and stored in this server's database, where `qbo://events/recent` reads them.
+
+    The listener is built on the first delivery, from the database the lifespan opened (under
+    streamable HTTP the lifespan is entered once, when the app starts).
+    """
+    endpoints: list[Callable[[Request], Awaitable[Response]]] = []
+
+    @server.custom_route("/webhooks/intuit", methods=["POST"])  # type: ignore[untyped-decorator]
+    async def intuit_webhooks(request: Request) -> Response:
+        if not endpoints:
+            from starlette.routing import Route
+
+            from qb_mcp.webhooks.app import webhook_routes
+
+            routes = webhook_routes(
+                database=box.get().database,
+                verifier_token=verifier_token,
+                clock=clock,
+                healthz=False,
+            )
+            route = routes[0]
+            assert isinstance(route, Route)
+            endpoints.append(route.endpoint)
+        return await endpoints[0](request)
 
 
 # ---- the lifespan --------------------------------------------------------------------------------
@@ -421,6 +453,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             log.warning(
                 "MCP over streamable HTTP at http://%s:%d/mcp (health: /healthz)", host, port
             )
+            if settings.webhook_verifier_token:
+                log.warning("QuickBooks webhooks at http://%s:%d/webhooks/intuit", host, port)
+            else:
+                log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
             anyio.run(
                 lambda: server.run_streamable_http_async(
                     host=host, port=port, streamable_http_path="/mcp"

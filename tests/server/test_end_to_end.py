@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 # The Inspector version CI installs (see the report: .ci/run).
 INSPECTOR = "@modelcontextprotocol/inspector@0.15.0"
+VERIFIER = "test-verifier-token"
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -90,14 +91,51 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_serve_over_streamable_http_with_healthz(tmp_path: Path) -> None:
+async def test_serve_over_streamable_http_with_healthz_and_webhooks(tmp_path: Path) -> None:
+    from qb_mcp.emulator import DEMO_REALM_ID
+    from qb_mcp.webhooks.signature import SIGNATURE_HEADER, sign
+
     port = _free_port()
-    process = _spawn_http(tmp_path / "home", port)
+    process = _spawn_http(tmp_path / "home", port, verifier_token=VERIFIER)
+    base = f"http://127.0.0.1:{port}"
+    delivery = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": DEMO_REALM_ID,
+                    "dataChangeEvent": {
+                        "entities": [
+                            {
+                                "name": "Customer",
+                                "id": "7",
+                                "operation": "Update",
+                                "lastUpdated": "2026-11-24T01:00:00.000Z",
+                            }
+                        ]
+                    },
+                }
+            ]
+        }
+    ).encode()
     try:
-        health = _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+        health = _wait_for_health(f"{base}/healthz", process)
+        forged = httpx2.post(
+            f"{base}/webhooks/intuit",
+            content=delivery,
+            headers={SIGNATURE_HEADER: "bad", "content-type": "application/json"},
+        )
+        signed = httpx2.post(
+            f"{base}/webhooks/intuit",
+            content=delivery,
+            headers={
+                SIGNATURE_HEADER: sign(delivery, VERIFIER),
+                "content-type": "application/json",
+            },
+        )
+        async with Client(f"{base}/mcp") as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
             found = await client.call_tool("find_customer", {"name": "Amy"})
+            read = await client.read_resource("qbo://events/recent")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -106,12 +144,20 @@ async def test_serve_over_streamable_http_with_healthz(tmp_path: Path) -> None:
     assert health["status"] == "ok"
     assert names == TOOLS
     assert not found.is_error
+    assert forged.status_code == 401
+    assert signed.status_code == 200
+    events = json.loads(read.contents[0].text)["events"]  # type: ignore[union-attr]
+    assert [(e["entity"], e["entity_id"], e["operation"]) for e in events] == [
+        ("Customer", "7", "Update")
+    ]
 
 
-def _spawn_http(home: Path, port: int) -> subprocess.Popen[bytes]:
+def _spawn_http(home: Path, port: int, *, verifier_token: str) -> subprocess.Popen[bytes]:
+    env = _env(home)
+    env["QBO_WEBHOOK_VERIFIER_TOKEN"] = verifier_token
     return subprocess.Popen(
         [sys.executable, "-m", "qb_mcp", "serve", "--transport", "http", "--port", str(port)],
-        env=_env(home),
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
