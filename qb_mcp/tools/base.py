@@ -22,6 +22,7 @@ appended to the audit log, whether QuickBooks accepted it or not.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -32,6 +33,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -279,14 +281,37 @@ class ToolSpec:
         )
 
 
+# The sources the tool models are defined in (relative to the qb_mcp package): the shipped
+# schemas record their fingerprint, so an edited model is never published with a stale schema.
+SCHEMA_SOURCES = ("bookkeeping", "tools/support_models.py", "money.py", "errors.py")
+
+
+def sources_fingerprint() -> str:
+    """A hash of the model sources (a few hundred kilobytes: about a millisecond)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in SCHEMA_SOURCES:
+        path = root / name
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(root).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 @cache
 def cached_schemas() -> dict[str, dict[str, dict[str, Any]]]:
-    """The schemas shipped in `schemas.json` ({} when the file is missing)."""
+    """The schemas shipped in `schemas.json`; {} when the file is missing or was made from other
+    model sources (then each tool's schemas are generated at start-up instead)."""
     try:
         text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    found: dict[str, dict[str, dict[str, Any]]] = json.loads(text)["tools"]
+    data = json.loads(text)
+    if data.get("fingerprint") != sources_fingerprint():
+        log.info("tools/schemas.json is stale; generating the tool schemas at start-up")
+        return {}
+    found: dict[str, dict[str, dict[str, Any]]] = data["tools"]
     return found
 
 
