@@ -157,7 +157,9 @@ def escape(s: str) -> str:
             out.append("\\\\")
         elif ord(c) < 0x20 or ord(c) > 0x7E:
             # Java strings are UTF-16: a character beyond the BMP prints as its surrogate pair.
-            data = c.encode("utf-16-be")
+            # "surrogatepass": a lone surrogate (text that came in as raw UTF-16) is shown as
+            # itself, as Java would, instead of failing to encode.
+            data = c.encode("utf-16-be", "surrogatepass")
             for k in range(0, len(data), 2):
                 out.append(f"\\u{int.from_bytes(data[k : k + 2], 'big'):04x}")
         else:
