@@ -203,6 +203,8 @@ def test_demo_runs_the_walkthrough_and_exits_0(tmp_path: Path) -> None:
 def _inspector(tmp_path: Path, *args: str) -> dict[str, object]:
     npx = shutil.which("npx")
     if npx is None:
+        if os.environ.get("CI"):
+            pytest.fail("npx is not installed: CI must run the MCP Inspector check (.ci/run)")
         pytest.skip("npx is not installed: the MCP Inspector check needs Node")
     command = [npx, "--yes", INSPECTOR, "--cli", sys.executable, "-m", "qb_mcp", "serve", *args]
     done = subprocess.run(
