@@ -52,6 +52,7 @@ TOOLS: frozenset[str] = frozenset(
         "query",
         "connection_status",
         "upsert_customers",
+        "recent_changes",
     }
 )
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from qb_mcp.emulator import Emulator
     from qb_mcp.qbo.client import QBOClient
     from qb_mcp.store.db import Database
+    from qb_mcp.webhooks.catchup import CatchUp
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,9 @@ class AppState:
     clock: Callable[[], float] = time.time
     faults: deque[FaultRecord] = field(default_factory=lambda: deque(maxlen=RECENT_FAULTS))
     connected: Connected | None = None
+    # Change data capture for the served company (`recent_changes(catch_up=true)`); set by the
+    # server's lifespan.
+    catch_up: CatchUp | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def qbo(self) -> QBOClient:
@@ -283,7 +287,13 @@ class ToolSpec:
 
 # The sources the tool models are defined in (relative to the qb_mcp package): the shipped
 # schemas record their fingerprint, so an edited model is never published with a stale schema.
-SCHEMA_SOURCES = ("bookkeeping", "tools/support_models.py", "money.py", "errors.py")
+SCHEMA_SOURCES = (
+    "bookkeeping",
+    "tools/support_models.py",
+    "tools/events_models.py",
+    "money.py",
+    "errors.py",
+)
 
 
 def sources_fingerprint() -> str:

@@ -27,6 +27,7 @@ TOOLS = {
     "query",
     "connection_status",
     "upsert_customers",
+    "recent_changes",
 }
 WRITE_TOOLS = {
     "upsert_customer",

@@ -1,0 +1,88 @@
+"""Input and output models of `recent_changes` (loaded on first use)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# Kept in step with qb_mcp.webhooks.feed.MAX_LIMIT and webhooks.events.OPERATIONS (a test checks).
+MAX_LIMIT = 500
+Operation = Literal["Create", "Update", "Delete", "Merge", "Void", "Emailed"]
+
+
+class RecentChangesInput(BaseModel):
+    """Filters over the stored events (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entity: Annotated[
+        str | None,
+        Field(
+            description="Only changes of this entity, e.g. Customer, Invoice, Payment (any case).",
+            max_length=64,
+            pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+        ),
+    ] = None
+    realm_id: Annotated[
+        str | None,
+        Field(
+            description="The company (realm id). Default: the company this server works on.",
+            pattern=r"^\d{1,32}$",
+        ),
+    ] = None
+    operation: Annotated[Operation | None, Field(description="Only changes of this kind.")] = None
+    since: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="Only changes made at or after this time, ISO 8601 with a time zone, "
+            "e.g. 2026-11-24T09:00:00Z."
+        ),
+    ] = None
+    limit: Annotated[
+        int,
+        Field(description=f"At most this many, newest first (1-{MAX_LIMIT}).", ge=1, le=MAX_LIMIT),
+    ] = 20
+    catch_up: Annotated[
+        bool,
+        Field(
+            description="First ask QuickBooks (change data capture) for changes no webhook "
+            "announced, and store them as events. Costs one or more QuickBooks requests."
+        ),
+    ] = False
+
+
+class Change(BaseModel):
+    """One change QuickBooks announced: ids only (read the object to see it)."""
+
+    event_id: str = Field(description="read qbo://events/{event_id} for the changed object")
+    realm_id: str
+    entity: str
+    entity_id: str
+    operation: str
+    occurred_at: str = Field(description="when QuickBooks made the change (UTC)")
+    source: Literal["legacy", "cloudevents", "cdc"] = Field(
+        description="how we learnt of it: a webhook (either format) or change data capture"
+    )
+    merged_away_id: str | None = Field(
+        default=None, description="for a Merge: the id merged into entity_id"
+    )
+
+
+class CatchUpSummary(BaseModel):
+    """What an on-demand catch-up found."""
+
+    realm_id: str
+    changed_since: str | None = Field(default=None, description="the start of the window asked")
+    seen: int = Field(description="objects QuickBooks reported changed")
+    new_events: int = Field(description="of them, changes no event had yet")
+    error: str | None = Field(default=None, description="why catch-up failed, if it did")
+
+
+class RecentChangesResult(BaseModel):
+    """Stored changes, newest first."""
+
+    changes: list[Change]
+    count: int
+    caught_up: CatchUpSummary | None = None
+    note: str | None = None
