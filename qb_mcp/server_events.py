@@ -6,8 +6,9 @@ Two ways a client watches `qbo://events/recent`:
   on it from outside any request (the bus is the SDK's documented seam for publishers that are
   not request handlers; `ctx.notify_resource_updated` publishes on the same bus).
 - legacy (handshake era): `resources/subscribe`. `MCPServer` serves no such method, so the server
-  registers it on its lowlevel server and remembers each subscribing session; an update is sent
-  with `session.send_resource_updated(uri)`, which on a session outlives the request.
+  registers it on its lowlevel server and remembers each subscribing client's connection; an
+  update is sent with the connection's `send_resource_updated(uri)` (what
+  `ctx.session.send_resource_updated` does inside a request, without needing one).
 
 Where updates come from: one `EventFollower` per server reads `feed.events_after(last_seq)`, so
 events stored by this process (the mounted listener's `on_stored`, catch-up) and by another
@@ -56,8 +57,8 @@ class EventPublisher:
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()
-        # Sessions are weakly held: a client that went away without unsubscribing is forgotten
-        # with its session, instead of being written to forever.
+        # Keyed by the client's connection, weakly held: a client that went away without
+        # unsubscribing is forgotten with its connection instead of being written to forever.
         self._legacy: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
     def install(self, server: MCPServer[Any]) -> None:
@@ -77,13 +78,13 @@ class EventPublisher:
     async def _subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
     ) -> EmptyResult:
-        self._legacy.setdefault(ctx.session, set()).add(str(params.uri))
+        self._legacy.setdefault(_connection(ctx), set()).add(str(params.uri))
         return EmptyResult()
 
     async def _unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        uris = self._legacy.get(ctx.session)
+        uris = self._legacy.get(_connection(ctx))
         if uris is not None:
             uris.discard(str(params.uri))
         return EmptyResult()
@@ -93,21 +94,30 @@ class EventPublisher:
         wanted = list(dict.fromkeys(uris))
         for uri in wanted:
             await self.bus.publish(ResourceUpdated(uri=uri))
-        for session, subscribed in list(self._legacy.items()):
+        for connection, subscribed in list(self._legacy.items()):
             for uri in wanted:
                 if uri not in subscribed:
                     continue
                 try:
-                    await session.send_resource_updated(uri)
+                    await connection.send_resource_updated(uri)
                 except Exception as exc:  # a gone client must not stop the others
                     log.info("dropping a legacy subscriber that could not be told: %s", exc)
-                    self._legacy.pop(session, None)
+                    self._legacy.pop(connection, None)
                     break
 
     async def events_stored(self, events: list[StoredEvent]) -> None:
         """Announce newly stored events: the recent list and each event's own URI."""
         if events:
             await self.publish([RECENT_URI, *(event_uri(e.event_id) for e in events)])
+
+
+def _connection(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The connection behind a request: it outlives the request, unlike `ctx.session`.
+
+    `ServerSession` is made per request in mcp 2.3 and holds the connection privately; the
+    connection's public `send_resource_updated` is what an update outside any request needs.
+    """
+    return ctx.session._connection  # private: mcp 2.3 has no public accessor
 
 
 class EventFollower:
