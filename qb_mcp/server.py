@@ -420,7 +420,8 @@ class EmulatorTokens:
 RECENT_EVENTS = 50
 EVENTS_NOTE = (
     "No events yet. They appear here once the webhook listener (`qb-mcp webhooks`) receives "
-    "QuickBooks' notifications for this company into this QBO_HOME."
+    "QuickBooks' notifications for this company into this QBO_HOME, or after the "
+    "recent_changes tool is called with catch_up=true."
 )
 
 
