@@ -323,3 +323,56 @@ async def test_a_stdio_serve_announces_events_stored_by_another_process(
     assert update.uri == RECENT  # type: ignore[union-attr]
     assert [e["event_id"] for e in events] == [event_id]
     assert failed.is_error and "limit" in error_text(failed)
+
+
+async def test_a_connected_company_is_caught_up_on_start_and_listeners_hear_of_it(
+    settings: Settings, emulator: Emulator
+) -> None:
+    """The lifespan's periodic catch-up (connected companies only) runs at once on start; what
+    it stores reaches subscribers. The emulator stands in for Intuit, in process."""
+    import dataclasses
+
+    import httpx2
+
+    from qb_mcp.auth.intuit import TokenGrant
+    from qb_mcp.auth.wiring import open_auth
+    from qb_mcp.server import open_state, run_event_loops
+    from qb_mcp.server_events import EventPublisher
+
+    connected = dataclasses.replace(
+        settings, oauth_base_url="http://emulator", api_base_url="http://emulator"
+    )
+    transport = httpx2.ASGITransport(app=emulator.app)
+    issued = emulator.issue_tokens(DEMO_REALM_ID)
+    async with open_auth(connected, transport=transport) as auth:
+        await auth.manager.save_login(
+            DEMO_REALM_ID,
+            TokenGrant(
+                access_token=issued.access_token,
+                refresh_token=issued.refresh_token,
+                expires_in=issued.expires_in,
+                refresh_expires_in=issued.x_refresh_token_expires_in,
+            ),
+            received_at=time.time(),
+        )
+    publisher = EventPublisher()
+    heard: list[str] = []
+    got = anyio.Event()
+
+    def listener(event: Any) -> None:
+        heard.append(event.uri)
+        got.set()
+
+    publisher.bus.subscribe(listener)
+    async with (
+        open_state(connected, transport=transport, limiter=RealmLimiter(TEST_LIMITS)) as state,
+        run_event_loops(state, publisher, poll_interval=0.05, catch_up_interval=3600),
+    ):
+        assert state.source == "connection"
+        with anyio.fail_after(5):
+            await got.wait()
+        found = await store.recent(state.database, realm_id=DEMO_REALM_ID, limit=500)
+        cursor = await store.catchup_cursor(state.database, DEMO_REALM_ID)
+    assert heard[0] == RECENT
+    assert found and {e.source for e in found} == {"cdc"}
+    assert cursor is not None
