@@ -43,7 +43,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
@@ -270,7 +270,7 @@ class ToolSpec:
         schemas = schemas or self.schemas()
         names = list(schemas["input"].get("properties", {}))
         fields: dict[str, Any] = dict.fromkeys(names, (Any, None))
-        arguments = create_model(f"{self.name}_arguments", __base__=ArgModelBase, **fields)
+        arguments = create_model(f"{self.name}_arguments", __base__=PassThroughArgs, **fields)
         return Tool(
             fn=_entry_point(self),
             name=self.name,
@@ -283,6 +283,22 @@ class ToolSpec:
             context_kwarg="ctx",
             annotations=self.annotations(),
         )
+
+
+class PassThroughArgs(ArgModelBase):
+    """The SDK's argument model, but unknown arguments are handed on instead of dropped.
+
+    The SDK ignores arguments the schema does not name. For a bookkeeping tool that is dangerous:
+    `record_payment` with `invoice_id` (a typo of `invoice_ids`) would pay the oldest open
+    invoices instead of the one meant. Handed on, they reach the input model (extra="forbid"),
+    which refuses them with the usual explanation, before anything is written.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        extra = {k: v for k, v in (self.__pydantic_extra__ or {}).items() if k != "ctx"}
+        return {**extra, **super().model_dump_one_level()}
 
 
 # The sources the tool models are defined in (relative to the qb_mcp package): the shipped

@@ -22,7 +22,7 @@ from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
 from qb_mcp.qbo.limiter import RealmLimiter
 from qb_mcp.server import build_server
-from tests.server.conftest import TEST_LIMITS, error_text
+from tests.server.conftest import TEST_LIMITS, connect, error_text
 from tests.server.test_tools import TOOLS
 
 NASTY_TEXT = st.sampled_from(
@@ -173,3 +173,20 @@ def test_a_lone_surrogate_is_an_explained_error_or_a_result(harness: Harness, to
     if result.is_error:
         assert "Fix:" in error_text(result)
     assert harness.state() == before
+
+
+@pytest.mark.anyio
+async def test_a_misspelt_argument_is_refused_not_ignored(tmp_path: Path) -> None:
+    emulator = Emulator()
+    settings = Settings.from_env({"QBO_HOME": str(tmp_path / "home")})
+    async with connect(settings, emulator) as session:
+        open_invoices = await session.call("list_open_invoices", {})
+        invoice = open_invoices["invoices"][-1]
+        before = session.state()
+        # `invoice_id` instead of `invoice_ids`: ignored, it would pay the oldest invoice instead.
+        text = await session.fail(
+            "record_payment",
+            {"customer_id": invoice["customer_id"], "amount": "1.00", "invoice_id": invoice["id"]},
+        )
+        assert "invoice_id" in text
+        assert session.state() == before
