@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--read-only", action="store_true", default=None, help="serve no write tools at all"
     )
+    serve.add_argument(
+        "--confirm-writes",
+        action="store_true",
+        default=None,
+        help="ask the user before each write, where the client supports elicitation",
+    )
 
     commands.add_parser("demo", help="quote-to-cash walkthrough against the built-in emulator")
 
@@ -91,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     key = args.command if args.command != "auth" else f"auth {args.auth_command}"
     try:
-        settings = Settings.from_env().with_overrides(read_only=getattr(args, "read_only", None))
+        settings = Settings.from_env().with_overrides(
+            read_only=getattr(args, "read_only", None),
+            confirm_writes=getattr(args, "confirm_writes", None),
+        )
         configure_logging(settings.log_level)
         module_name, _, function_name = HANDLERS[key].partition(":")
         handler = getattr(importlib.import_module(module_name), function_name)

@@ -86,6 +86,8 @@ class Settings:
     token_keys: tuple[bytes, ...] = field(default=(), repr=False)
     webhook_verifier_token: str | None = field(default=None, repr=False)
     read_only: bool = False
+    # Ask the user (MCP elicitation) before each write, where the client supports it.
+    confirm_writes: bool = False
     api_base_url: str | None = None
     oauth_base_url: str | None = None
     log_level: str = "WARNING"
@@ -159,6 +161,7 @@ class Settings:
             token_keys=parse_token_keys(get("QBO_TOKEN_KEYS")),
             webhook_verifier_token=get("QBO_WEBHOOK_VERIFIER_TOKEN"),
             read_only=parse_bool("QBO_READ_ONLY", get("QBO_READ_ONLY")),
+            confirm_writes=parse_bool("QBO_CONFIRM_WRITES", get("QBO_CONFIRM_WRITES")),
             api_base_url=api_base_url,
             oauth_base_url=oauth_base_url,
             log_level=log_level,

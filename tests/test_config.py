@@ -92,3 +92,26 @@ def test_debug_logging_keeps_sql_parameters_out() -> None:
 
     configure_logging("DEBUG")
     assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.WARNING
+
+
+def test_confirm_writes_is_off_unless_enabled() -> None:
+    assert Settings.from_env({}).confirm_writes is False
+    assert Settings.from_env({"QBO_CONFIRM_WRITES": "true"}).confirm_writes is True
+    assert Settings.from_env({"QBO_CONFIRM_WRITES": "0"}).confirm_writes is False
+
+
+def test_bad_confirm_writes_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        Settings.from_env({"QBO_CONFIRM_WRITES": "sometimes"})
+    message = str(excinfo.value)
+    assert message.startswith("QBO_CONFIRM_WRITES") and "\n" not in message
+
+
+def test_serve_confirm_writes_flag_overrides_environment() -> None:
+    from qb_mcp.cli import build_parser
+
+    flagged = build_parser().parse_args(["serve", "--confirm-writes"])
+    plain = build_parser().parse_args(["serve"])
+    env = Settings.from_env({"QBO_CONFIRM_WRITES": "false"})
+    assert env.with_overrides(confirm_writes=flagged.confirm_writes).confirm_writes is True
+    assert env.with_overrides(confirm_writes=plain.confirm_writes).confirm_writes is False
