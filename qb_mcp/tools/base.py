@@ -18,6 +18,11 @@ Writes are observed at the HTTP layer (`ObservingTransport`): every request carr
 `requestid` is a write, and its requestid and `intuit_tid` are noted for the call that made it
 (a context variable scopes them to the call). After a write tool's call each write it sent is
 appended to the audit log, whether QuickBooks accepted it or not.
+
+Confirming writes (`QBO_CONFIRM_WRITES`, off by default): a write tool asks the user, through MCP
+elicitation, after its input is validated and before anything is sent (`confirm_write`). A client
+that does not declare elicitation gets the write as without the setting (the tool annotations
+say which tools write); that is logged once at INFO.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ import importlib
 import json
 import logging
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -38,12 +46,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx2
+from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import (
+    Elicit,
+    Resolve,
+    build_resolver_plans,
+    resolve_arguments,
+)
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, create_model
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
@@ -113,6 +129,8 @@ class AppState:
     # Change data capture for the served company (`recent_changes(catch_up=true)`); set by the
     # server's lifespan.
     catch_up: CatchUp | None = None
+    # Set once a write went ahead unconfirmed because the client cannot elicit (logged once).
+    told_no_elicitation: bool = False
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def qbo(self) -> QBOClient:
@@ -347,12 +365,20 @@ def build_tools(specs: list[ToolSpec]) -> list[Tool]:
     return [spec.to_tool(shipped.get(spec.name)) for spec in specs]
 
 
-def _entry_point(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
+def _entry_point(
+    spec: ToolSpec,
+) -> Callable[..., Awaitable[CallToolResult | InputRequiredResult]]:
     """What the SDK calls: the arguments given (an explicit null counts as not given)."""
 
-    async def call(ctx: Context[Any, Any], **arguments: Any) -> CallToolResult:
+    async def call(
+        ctx: Context[Any, Any], **arguments: Any
+    ) -> CallToolResult | InputRequiredResult:
         given = {name: value for name, value in arguments.items() if value is not None}
         result = await run_tool(spec, ctx, given)
+        if isinstance(result, InputRequiredResult):
+            # The confirmation question, on a 2026-07-28 connection: the client asks the user
+            # and calls again with the answer.
+            return result
         structured = result.model_dump(mode="json")
         text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
         return CallToolResult(
@@ -367,8 +393,11 @@ def _entry_point(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
 # ---- running a call --------------------------------------------------------------------------------
 
 
-async def run_tool(spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, Any]) -> BaseModel:
-    """Run one call of `spec`: validate, run, audit, and map every failure to a ToolError."""
+async def run_tool(
+    spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, Any]
+) -> BaseModel | InputRequiredResult:
+    """Run one call of `spec`: validate, confirm a write if asked to, run, audit, and map every
+    failure to a ToolError. An `InputRequiredResult` is the confirmation question (modern era)."""
     state: AppState = ctx.request_context.lifespan_context
     calls = CallLog()
     token = _CURRENT_CALL.set(calls)
@@ -377,6 +406,10 @@ async def run_tool(spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, 
             args = spec.input_type().model_validate(arguments)
         except PydanticValidationError as exc:
             raise InvalidArgumentError(describe_validation(exc)) from None
+        if not spec.read_only and state.settings.confirm_writes:
+            question = await confirm_write(spec, state, ctx, args)
+            if question is not None:
+                return question
         result = await spec.body(state, args, ctx)
         if not isinstance(result, spec.output_type()):
             raise TypeError(f"{spec.name} returned {type(result).__name__}")
@@ -391,6 +424,138 @@ async def run_tool(spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, 
     if calls.writes:
         await _audit(spec, state, calls, result)
     return result
+
+
+# ---- confirming a write ----------------------------------------------------------------------------
+
+
+class ConfirmWrite(BaseModel):
+    """The user's answer to a write's confirmation: accepting with `confirm` true lets it go."""
+
+    # Defaulting to true makes a client's plain "Accept" mean yes; a form that unticks it is no.
+    confirm: bool = Field(default=True, title="Write this to QuickBooks")
+
+
+# Fields that say how a call is retried, not what is written: left out of the summary.
+_NOT_SHOWN = frozenset({"idempotency_key"})
+SUMMARY_ITEMS = 3  # list items shown (the bulk upsert can carry thousands)
+SUMMARY_TEXT = 80  # characters of one text value
+SUMMARY_LIMIT = 1500  # characters of the whole message
+
+
+def client_can_elicit(ctx: Context[Any, Any]) -> bool:
+    """Whether the client declared form elicitation, in either era.
+
+    Same rule as the SDK's resolver: a bare `elicitation: {}` (before modes existed) means form;
+    a url-only client cannot show a form.
+    """
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+async def confirm_write(
+    spec: ToolSpec, state: AppState, ctx: Context[Any, Any], args: BaseModel
+) -> InputRequiredResult | None:
+    """Ask the user to confirm this write: None to go ahead, the question to send back first
+    (2026-07-28 connections), or a ToolError when the user said no.
+
+    The SDK's resolver machinery does the asking so both eras work from here: an
+    `elicitation/create` request mid-call on a legacy connection, an `InputRequiredResult` on a
+    modern one (the client calls again with the answer and the same arguments; the answer is
+    bound to the exact question, so changed arguments are asked about afresh).
+    """
+    if not client_can_elicit(ctx):
+        # The setting cannot be honoured; refusing every write would make the server useless
+        # with such a client, and the tool annotations already mark the writes.
+        if not state.told_no_elicitation:
+            state.told_no_elicitation = True
+            log.info(
+                "QBO_CONFIRM_WRITES is on but the client does not support elicitation; "
+                "writes go ahead unconfirmed (tool annotations mark which tools write)"
+            )
+        return None
+    message = write_summary(spec, args)
+
+    def ask_user() -> Elicit[ConfirmWrite]:
+        return Elicit(message, ConfirmWrite)
+
+    wanted = {"confirmation": (Resolve(ask_user), True)}
+    try:
+        outcome = await resolve_arguments(wanted, build_resolver_plans(wanted, set()), {}, ctx)
+    except MCPError as exc:
+        raise ToolError(
+            f"{spec.name} was not run: the client could not ask the user to confirm it "
+            f"({exc.error.message}). Nothing was written to QuickBooks."
+        ) from None
+    if isinstance(outcome, InputRequiredResult):
+        return outcome
+    answer = outcome["confirmation"]
+    if isinstance(answer, AcceptedElicitation) and answer.data.confirm:
+        return None
+    how = "cancelled" if getattr(answer, "action", "") == "cancel" else "declined"
+    raise ToolError(
+        f"{spec.name} was not run: the user {how} the confirmation. Nothing was written to "
+        "QuickBooks. Do not retry unless the user asks; change the request if they want "
+        "something different."
+    )
+
+
+def write_summary(spec: ToolSpec, args: BaseModel) -> str:
+    """What the write will do, in plain lines, from the validated input: the arguments given
+    (defaults and retry keys left out). Text from the caller or QuickBooks is quoted and
+    escaped, so it reads as data and cannot add lines of its own."""
+    lines = [f"{spec.title} ({spec.name}) will write to QuickBooks:"]
+    lines += [f"- {_label(name)}: {_render(value)}" for name, value in _given(args)]
+    text = "\n".join(lines)
+    if len(text) > SUMMARY_LIMIT:
+        text = text[: SUMMARY_LIMIT - 1] + "\u2026"
+    return text + "\nWrite it?"
+
+
+def _given(model: BaseModel) -> list[tuple[str, Any]]:
+    given = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if name in _NOT_SHOWN or value is None or value == [] or value == info.default:
+            continue
+        given.append((name, value))
+    return given
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        fields = ", ".join(f"{_label(k)}: {_render(v)}" for k, v in _given(value))
+        return "{" + fields + "}"
+    if isinstance(value, list | tuple):
+        shown = "; ".join(_render(item) for item in value[:SUMMARY_ITEMS])
+        more = len(value) - SUMMARY_ITEMS
+        return f"({len(value)}) {shown}" + (f"; and {more} more" if more > 0 else "")
+    return _quote(str(value))
+
+
+def _quote(text: str) -> str:
+    """`text` as a JSON string, cut short, with every control, format or separator character
+    escaped (json.dumps leaves U+2028, bidi overrides and the like as they are)."""
+    if len(text) > SUMMARY_TEXT:
+        text = text[: SUMMARY_TEXT - 1] + "\u2026"
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in _ESCAPED else ch for ch in quoted)
+
+
+_ESCAPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def to_tool_error(exc: BaseException, *, tool: str, state: AppState | None = None) -> ToolError:
