@@ -57,3 +57,7 @@ def test_secrets_are_marked_and_every_variable_is_a_setting(manifest: dict[str, 
     config = (ROOT / "qb_mcp" / "config.py").read_text(encoding="utf-8")
     for name in variables:
         assert f'"{name}"' in config, name
+    # And the other way: every setting Settings reads is listed for the registry.
+    read = set(re.findall(r'get\("(QBO_[A-Z_]+)"\)', config))
+    assert read, "no QBO_ settings found in config.py"
+    assert read <= set(variables), sorted(read - set(variables))
