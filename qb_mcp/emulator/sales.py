@@ -165,18 +165,25 @@ def _sales_line(tx: Tx, line: Mapping[str, Any]) -> Obj:
     return out
 
 
+def _linked_txn(entry: Any, where: str) -> tuple[str, str]:
+    """(TxnId, TxnType) of one LinkedTxn entry; `where` names it in faults."""
+    link = v.obj(entry, where)
+    v.only_known(link, frozenset({"TxnId", "TxnType", "TxnLineId"}), "LinkedTxn")
+    if link.get("TxnId") is None:
+        raise v.required(f"{where}.TxnId")
+    if link.get("TxnType") is None:
+        raise v.required(f"{where}.TxnType")
+    return (
+        v.text(link["TxnId"], f"{where}.TxnId", 100),
+        v.text(link["TxnType"], f"{where}.TxnType", 100),
+    )
+
+
 def _estimate_links(raw: Any) -> list[str]:
     """Estimate Ids from an invoice's LinkedTxn; Payment entries (system-kept) are ignored."""
     out: list[str] = []
     for entry in v.array(raw, "LinkedTxn"):
-        link = v.obj(entry, "LinkedTxn")
-        v.only_known(link, frozenset({"TxnId", "TxnType", "TxnLineId"}), "LinkedTxn")
-        if link.get("TxnId") is None:
-            raise v.required("LinkedTxn.TxnId")
-        if link.get("TxnType") is None:
-            raise v.required("LinkedTxn.TxnType")
-        txn_id = v.text(link["TxnId"], "LinkedTxn.TxnId", 100)
-        txn_type = v.text(link["TxnType"], "LinkedTxn.TxnType", 100)
+        txn_id, txn_type = _linked_txn(entry, "LinkedTxn")
         if txn_type == "Payment":
             continue
         if txn_type in ("TimeActivity", "ReimburseCharge", "StatementCharge", "ChargeCredit"):
@@ -442,14 +449,7 @@ def _payment_lines(raw: Any) -> list[Obj]:
         links = v.array(line["LinkedTxn"], "Line.LinkedTxn")
         if len(links) != 1:
             raise v.business("Each payment line must link exactly one invoice.", "Line.LinkedTxn")
-        link = v.obj(links[0], "Line.LinkedTxn")
-        v.only_known(link, frozenset({"TxnId", "TxnType", "TxnLineId"}), "LinkedTxn")
-        if link.get("TxnId") is None:
-            raise v.required("Line.LinkedTxn.TxnId")
-        if link.get("TxnType") is None:
-            raise v.required("Line.LinkedTxn.TxnType")
-        txn_id = v.text(link["TxnId"], "Line.LinkedTxn.TxnId", 100)
-        txn_type = v.text(link["TxnType"], "Line.LinkedTxn.TxnType", 100)
+        txn_id, txn_type = _linked_txn(links[0], "Line.LinkedTxn")
         if txn_type in ("CreditMemo", "JournalEntry", "Expense", "Check", "Deposit"):
             raise v.business(f"The emulator does not apply payments to {txn_type}.", "Line")
         if txn_type != "Invoice":
