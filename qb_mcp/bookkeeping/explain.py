@@ -390,8 +390,8 @@ _OAUTH_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 # Codes as client libraries and logs write them: errorCode=003100, "code": "6240", code: '6000',
 # :error_code=>"3100", u'code': u'10000', ["code"]=> string(4) "6190", code="2500".
 _CODE_FIELD = re.compile(
-    r"(?i)(?<![a-z_])[\"':]?(?:error_?code|code)[\"']?\]?\s*(?:=>|[=:])\s*"
-    r"(?:string\(\d+\)\s*)?u?[\"']?0*(\d{1,7})\b"
+    r"(?i)(?<![a-z_])[\"':]?(?:error_?code|code)\\?[\"']?\]?\s*(?:=>|[=:])\s*"
+    r"(?:string\(\d+\)\s*)?u?\\?[\"']?0*(\d{1,7})\b"
 )
 # "Error code 6140", "ERROR CODE:4002", "Error 2500:", "ERROR: 3100:", "Intuit Error Code is: 6000".
 _ERROR_WORD = re.compile(
@@ -400,7 +400,8 @@ _ERROR_WORD = re.compile(
 # consolibyte/quickbooks-php's lastError(): "4000: [Error parsing query, ...]"; python-quickbooks:
 # "QB Validation Exception 2020: ..."; quickbooks-php debugging: "3100 - message=...".
 _LIBRARY_CODE = re.compile(
-    r"(?im)(?:^\s*0*(\d{3,5}):\s*\[|\bQB \w+ Exception 0*(\d{1,5}):|\b0*(\d{3,5})\s+-\s+message=)"
+    r"(?im)(?:^\s*0*(\d{3,5}):\s*\[|\bQB (?!Auth Exception 40[13]\b)\w+ Exception 0*(\d{1,5}):"
+    r"|\b0*(\d{3,5})\s+-\s+message=)"
 )
 _HTTP_STATUS = re.compile(
     r"(?i)(?:\bhttp[ _-]?|(?<![a-z]))status(?:[ _-]?code)?[\"']?\s*(?:is\s*)?(?:=>|[=:])?\s*"
@@ -412,6 +413,7 @@ _STATUS_FORMS = (
     re.compile(r"(?i)\bHTTP/\d(?:\.\d)?\s+(\d{3})\b"),
     re.compile(r"(?i)\bresponse code:?\s*\[(\d{3})\]"),
     re.compile(r"\bQB Auth Exception (40[13])\b"),  # python-quickbooks: the 401/403 status
+    re.compile(r"^\s*([45]\d\d) - [{\[\"]"),  # Node's request: "400 - {...body...}"
     re.compile(
         r"(?i)\b([45]\d\d)\s+(?:unauthorized|forbidden|not found|too many requests|"
         r"internal server error|bad gateway|service (?:temporarily )?unavailable|"
@@ -420,7 +422,7 @@ _STATUS_FORMS = (
 )
 _STATUS_IN_FAULT = re.compile(r"(?i)\bstatusCode\s*[=:]\s*([1-5]\d\d)\b")
 _TID = re.compile(
-    r"(?i)\bintuit[_-]?tid\b(?:\s+header)?[\"'\s:=]*([A-Za-z0-9][A-Za-z0-9._-]{4,99})"
+    r"(?i)\bintuit[_-]?tid\b(?:\s+header)?[\"'\\\s:=>]*([A-Za-z0-9][A-Za-z0-9._-]{4,99})"
 )
 _VALID_TID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -431,7 +433,8 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*
 _LONG_SECRET = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~]{40,}(?![A-Za-z0-9+/=_.~-])")
 # Where a fault body starts inside a longer text (SDK exceptions and logs wrap the body).
 _BODY_START = re.compile(
-    r"<\?xml|<IntuitResponse|<Fault[\s>]|\{\s*\"(?:Fault|fault|warnings|error|BatchItemResponse)\""
+    r"<\?xml|<IntuitResponse|<Fault[\s>]"
+    r"|\{\s*\"(?:Fault|fault|warnings|error|error_description|BatchItemResponse)\""
 )
 # Intuit's words in texts with no parsable body: XML elements (a cut-off body), quoted values
 # after a key (Ruby hashes, Node inspect dumps, Python reprs, PHP var_dump) and the Java SDK's
@@ -439,11 +442,11 @@ _BODY_START = re.compile(
 _XML_FIELD = re.compile(r"<(Message|Detail)>([^<]{1,2000})")
 _QUOTED_FIELD = re.compile(
     r"(?i)(?<![a-z_])[\"':]?(?:error_?)?(message|detail)[\"']?\]?\s*(?:=>|[=:])\s*"
-    r"(?:string\(\d+\)\s*)?u?([\"'])(.{1,2000}?)(?<!\\)\2"
+    r"(?:string\(\d+\)\s*)?u?([\"'])([\s\S]{1,2000}?)(?<!\\)\2"
 )
 _LABELLED_FIELD = re.compile(
     r"(?im)\b(?:intuit )?error[ _](message|detail)(?: is)?\s*:\s*([^\r\n]{1,2000}?)\s*"
-    r"(?:,\s*error[ _]detail\s*:|$)"
+    r"(?=,\s*error[ _]detail\s*:|$)"
 )
 _EXCEPTION_NAMES = tuple(
     sorted(
@@ -490,7 +493,7 @@ def _read_text(text: str, *, status_code: int | None, tid: str | None) -> _Readi
         _read_body(body, reading, status_code)
     if not reading.errors and reading.oauth_error is None:
         _read_loose(text, reading)
-    if not reading.errors and reading.oauth_error is None:
+    if reading.oauth_error is None and not any(e.code for e in reading.errors):
         reading.oauth_error = _oauth_name_in(text)
     found = _EXCEPTION_NAME.search(text)
     reading.exception_name = found.group(1) if found else None
@@ -771,9 +774,11 @@ def _explain_reading(reading: _Reading) -> Explanation:
             client_exception=reading.exception_name,
         )
     codes = _unique([_code_number(e.code) or _clean(e.code, 20) for e in reading.errors if e.code])
-    if not codes and decision.decided_by == "message" and decision.entry.key.isdigit():
-        # Intuit's wording alone identified the code.
-        codes = [decision.entry.key]
+    if not codes and decision.decided_by in ("message", "detail"):
+        # Intuit's wording alone identifies the code (its own words, or a cause's).
+        named = decision.entry if decision.entry.key.isdigit() else _phrase_in(reading)
+        if named is not None and named.key.isdigit():
+            codes = [named.key]
     own = reading.own_error
     errors = _intuit_errors(reading.errors, reading.batch_ids)
     explanation = _build(

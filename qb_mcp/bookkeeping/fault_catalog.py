@@ -1355,6 +1355,24 @@ CAUSES: tuple[tuple[tuple[str, ...], CatalogEntry], ...] = (
             steps=(DOCTOR,),
         ),
     ),
+    # No answer at all: Intuit's PHP SDK reports a failed connection (DNS, TLS, proxy, timeout)
+    # as status 0, intuit/QuickBooks-V3-PHP-SDK#105.
+    (
+        ("Http Status Code [0]", "Response Code:[0]"),
+        _cause(
+            "no-response",
+            "No answer from QuickBooks",
+            "transport",
+            "No HTTP answer came back (the client reports status 0): the connection failed before "
+            "QuickBooks answered, through DNS, TLS, a proxy or a timeout.",
+            "Check the network and QBO_API_BASE_URL with `qb-mcp doctor`, then repeat the call; "
+            "qb-mcp re-sends writes with the same idempotency key.",
+            tools=("connection_status",),
+            steps=(DOCTOR,),
+            retryable=True,
+            wait=5.0,
+        ),
+    ),
     # Intuit's side, whatever the code: intuit/QuickBooks-V3-PHP-SDK#305 (6000 "It looks like
     # something went wrong on our end ... Please try again later", fixed by Intuit).
     (
