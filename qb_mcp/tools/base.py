@@ -32,7 +32,6 @@ import importlib
 import json
 import logging
 import time
-import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -63,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
+from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
 
 if TYPE_CHECKING:
@@ -652,19 +652,7 @@ def _render(value: Any) -> str:
         shown = "; ".join(_render(item) for item in value[:SUMMARY_ITEMS])
         more = len(value) - SUMMARY_ITEMS
         return f"({len(value)}) {shown}" + (f"; and {more} more" if more > 0 else "")
-    return _quote(str(value))
-
-
-def _quote(text: str) -> str:
-    """`text` as a JSON string, cut short, with every control, format or separator character
-    escaped (json.dumps leaves U+2028, bidi overrides and the like as they are)."""
-    if len(text) > SUMMARY_TEXT:
-        text = text[: SUMMARY_TEXT - 1] + "\u2026"
-    quoted = json.dumps(text, ensure_ascii=False)
-    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in _ESCAPED else ch for ch in quoted)
-
-
-_ESCAPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+    return quoted(str(value), limit=SUMMARY_TEXT)
 
 
 def to_tool_error(exc: BaseException, *, tool: str, state: AppState | None = None) -> ToolError:
