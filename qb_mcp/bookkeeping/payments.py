@@ -40,16 +40,19 @@ from qb_mcp.bookkeeping.common import (
     amount_of,
     is_voided,
     parse_day,
+    record_label,
     ref_name,
     ref_value,
     resolve_customer,
     resolve_transaction,
     text,
+    transaction_label,
 )
 from qb_mcp.bookkeeping.sales import utc_today
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
 
 MAX_INVOICES = 100
 # Open invoices considered when none are named (oldest first): enough for any real backlog.
@@ -207,14 +210,13 @@ async def record_payment(
 def _check_payable(
     invoice: Mapping[str, Any], customer_id: str, customer: Mapping[str, Any]
 ) -> None:
-    label = f"invoice {invoice.get('Id')}" + (
-        f" (#{invoice['DocNumber']})" if isinstance(invoice.get("DocNumber"), str) else ""
-    )
+    label = transaction_label("invoice", invoice)
     owner = ref_value(invoice, "CustomerRef")
     if owner != customer_id:
+        owner_name = quoted(ref_name(invoice, "CustomerRef"), label="name from QuickBooks")
         raise InvalidArgumentError(
-            f'{label} belongs to customer {owner} "{ref_name(invoice, "CustomerRef")}", not to '
-            f'customer {customer_id} "{customer.get("DisplayName")}"; nothing was written. '
+            f"{label} belongs to customer {owner} {owner_name}, not to "
+            f"{record_label('customer', customer)}; nothing was written. "
             "Record separate payments per customer (list_open_invoices shows whose is whose)"
         )
     if is_voided(invoice):

@@ -53,6 +53,7 @@ from qb_mcp.bookkeeping.sales import (
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
 
 MAX_ITEMS = 100
 MAX_OPEN_SCAN = 5000
@@ -325,7 +326,7 @@ async def get_transaction(client: QBOClient, params: GetTransactionInput) -> Tra
             query = Query.select(entity).where(prop, "=", params.doc_number).limit(10)
             rows = [r for r in (await client.query(query)).get(entity, []) if isinstance(r, dict)]
         found.extend((kind, row) for row in rows)
-    which = f"id {params.id}" if params.id is not None else f"number {params.doc_number}"
+    which = f"id {params.id}" if params.id is not None else f"number {quoted(params.doc_number)}"
     if not found:
         where = params.kind or "estimate, invoice or payment"
         raise InvalidArgumentError(

@@ -46,6 +46,7 @@ from qb_mcp.bookkeeping.common import (
     links,
     memo_text,
     parse_day,
+    record_label,
     ref_name,
     ref_value,
     resolve_customer,
@@ -53,10 +54,12 @@ from qb_mcp.bookkeeping.common import (
     resolve_transaction,
     sales_lines,
     text,
+    transaction_label,
 )
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
+from qb_mcp.quoting import quoted
 
 DEFAULT_TERMS_DAYS = 30
 MAX_LINES = 100
@@ -177,7 +180,8 @@ async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> Est
             price = item.get("UnitPrice")
             if isinstance(price, bool) or not isinstance(price, Decimal | int):
                 raise InvalidArgumentError(
-                    f'line {number}: item "{item.get("Name")}" has no unit price; give unit_price'
+                    f"line {number}: {record_label('item', item, name_key='Name')} has no "
+                    "unit price; give unit_price"
                 )
             price = Decimal(price)
         amount = money.line_amount(line.quantity, price)
@@ -337,9 +341,7 @@ async def convert_estimate(
 
 
 def _check_convertible(estimate: Mapping[str, Any], today: date) -> None:
-    label = f"estimate {estimate.get('Id')}" + (
-        f" (#{estimate['DocNumber']})" if isinstance(estimate.get("DocNumber"), str) else ""
-    )
+    label = transaction_label("estimate", estimate)
     status = estimate.get("TxnStatus")
     if status == "Rejected":
         raise InvalidArgumentError(
@@ -410,10 +412,11 @@ async def _close(client: QBOClient, estimate: Mapping[str, Any]) -> tuple[str | 
         current = await get_or_none(client, "Estimate", str(estimate["Id"]))
         status = text(current.get("TxnStatus")) if current else None
         return status, (
-            f"the invoice exists, but closing the estimate failed ({error}); call "
+            f"the invoice exists, but closing the estimate failed "
+            f"{quoted(str(error), label='error', limit=300)}; call "
             "convert_estimate again to retry the close"
         )
     status = text(closed.get("TxnStatus"))
     if status != "Closed":
-        return status, f"QuickBooks kept the estimate's status as {status}"
+        return status, f"QuickBooks kept the estimate's status as {quoted(status)}"
     return status, None
