@@ -1454,6 +1454,7 @@ CAUSES: tuple[tuple[tuple[str, ...], CatalogEntry], ...] = (
     ),
     # Closed books: routablehq/python-quickbooks#208 ("Account Period Closed", reported under
     # code 5010); Intuit's 2017 blog (6210 "The accounting period has closed").
+    (("Account Period Closed Required Password",), QBO_CODES["6210"]),
     (
         ("account period has closed", "accounting period has closed", "Account Period Closed"),
         QBO_CODES["6200"],
