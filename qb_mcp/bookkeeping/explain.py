@@ -775,8 +775,8 @@ def _explain_reading(reading: _Reading) -> Explanation:
         )
     codes = _unique([_code_number(e.code) or _clean(e.code, 20) for e in reading.errors if e.code])
     if not codes and decision.decided_by in ("message", "detail"):
-        # Intuit's wording alone identifies the code (its own words, or a cause's).
-        named = decision.entry if decision.entry.key.isdigit() else _phrase_in(reading)
+        # Intuit's wording of a code identifies it even when the paste lost the code.
+        named = _phrase_in(reading)
         if named is not None and named.key.isdigit():
             codes = [named.key]
     own = reading.own_error

@@ -1355,16 +1355,23 @@ CAUSES: tuple[tuple[tuple[str, ...], CatalogEntry], ...] = (
             steps=(DOCTOR,),
         ),
     ),
-    # No answer at all: Intuit's PHP SDK reports a failed connection (DNS, TLS, proxy, timeout)
-    # as status 0, intuit/QuickBooks-V3-PHP-SDK#105.
+    # No usable answer: Intuit's PHP SDK reports a failed connection as status 0
+    # (intuit/QuickBooks-V3-PHP-SDK#105), its .NET SDK an empty answer as a CommunicationException
+    # (intuit/QuickBooks-V3-DotNET-SDK#373).
     (
-        ("Http Status Code [0]", "Response Code:[0]"),
+        (
+            "Http Status Code [0]",
+            "Response Code:[0]",
+            "error while communicating with the Ids Server",
+            "Response Stream was null or empty",
+        ),
         _cause(
             "no-response",
             "No answer from QuickBooks",
             "transport",
-            "No HTTP answer came back (the client reports status 0): the connection failed before "
-            "QuickBooks answered, through DNS, TLS, a proxy or a timeout.",
+            "No usable HTTP answer came back (status 0, or an empty answer): the connection "
+            "failed before QuickBooks' reply could be read, through DNS, TLS, a proxy or a "
+            "timeout. A write may or may not have been applied.",
             "Check the network and QBO_API_BASE_URL with `qb-mcp doctor`, then repeat the call; "
             "qb-mcp re-sends writes with the same idempotency key.",
             tools=("connection_status",),
@@ -1375,8 +1382,14 @@ CAUSES: tuple[tuple[tuple[str, ...], CatalogEntry], ...] = (
     ),
     # Intuit's side, whatever the code: intuit/QuickBooks-V3-PHP-SDK#305 (6000 "It looks like
     # something went wrong on our end ... Please try again later", fixed by Intuit).
+    # ruckus/quickbooks-ruby#344 (6000 "An unexpected error occurred while accessing or saving
+    # your data. Please wait a few minutes and try again").
     (
-        ("went wrong on our end",),
+        (
+            "went wrong on our end",
+            "unexpected error occurred while accessing or saving your data",
+            "Please wait a few minutes and try again",
+        ),
         _cause(
             "intuit-side",
             "QuickBooks failed on its side",
@@ -1437,6 +1450,9 @@ CAUSES: tuple[tuple[tuple[str, ...], CatalogEntry], ...] = (
             tools=("query", "get_transaction"),
         ),
     ),
+    # A 6000 that names the request id: intuit/QuickBooks-V3-Java-SDK#180 ("You cannot enter more
+    # than 50 characters in the request_id field").
+    (("characters in the request_id field",), QBO_CODES["2130"]),
     # Item categories: consolibyte/quickbooks-php#178 (2500 "Categories cannot be used in
     # transactions").
     (
