@@ -56,6 +56,7 @@ from qb_mcp.errors import (
     UnsupportedOperationError,
 )
 from qb_mcp.qbo import faults
+from qb_mcp.quoting import quoted
 
 # A fault body is a few hundred bytes; anything this large is not one (and would be slow to scan).
 MAX_INPUT_CHARS = 64 * 1024
@@ -775,9 +776,8 @@ def _intuit_words(e: Explanation) -> str:
 
 
 def _quote(text: str, limit: int) -> str:
-    """Text as one JSON string literal: quotes and newlines escaped, so it cannot break out."""
-    text = _clean(text, limit)
-    return json.dumps(text, ensure_ascii=False)
+    """Text as one JSON string literal (`qb_mcp.quoting`), secrets redacted first."""
+    return quoted(_clean(text, limit), limit=limit + 1)
 
 
 def _seconds(value: float) -> str:
