@@ -90,14 +90,52 @@ def _clean_text(value: object) -> object:
     return value
 
 
+# Refused in names and one-line fields, where they are never meant: the bidirectional embeddings,
+# overrides and isolates (which make a name display differently from what it is, e.g. reversed),
+# the Unicode line and paragraph separators (a line break in disguise), and U+FFFD, the
+# replacement character that undecodable input (invalid UTF-8 on stdin) turns into.
+_NOT_IN_ONE_LINE = re.compile("[\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]")
+_WHAT_IT_IS = {
+    "\u2028": "a line separator",
+    "\u2029": "a paragraph separator",
+    "\ufffd": "the replacement character undecodable input becomes",
+}
+
+
 def _single_line(value: str) -> str:
     if "\n" in value or "\t" in value or "\r" in value:
         raise ValueError("must be a single line (no tab or newline)")
+    found = _NOT_IN_ONE_LINE.search(value)
+    if found is not None:
+        char = found.group()
+        what = _WHAT_IT_IS.get(char, "a bidirectional text control")
+        raise ValueError(
+            f"must not contain U+{ord(char):04X} ({what}); give the text as it should read"
+        )
+    return value
+
+
+# The dates QuickBooks is sent. No Intuit page states the range its date fields take; 9999-12-31
+# is what QuickBooks stores for "no date" (QBO_API.md, section 5), so it cannot stand for a real
+# one, and year 1 is a typo. Every real bookkeeping date falls well inside this window, and a date
+# outside it is refused before anything is sent (and before date arithmetic such as a due date
+# 30 days on could overflow).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def _bookkeeping_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is outside the dates QuickBooks takes here "
+            f"({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})"
+        )
     return value
 
 
 Text = Annotated[str, BeforeValidator(_clean_text)]
 Line1 = Annotated[str, BeforeValidator(_clean_text), AfterValidator(_single_line)]
+DateIn = Annotated[date, AfterValidator(_bookkeeping_date)]
 IdIn = Annotated[
     str,
     BeforeValidator(_clean_text),

@@ -136,23 +136,23 @@ class FindCustomerInput(InputModel):
     customer_id: IdIn | None = Field(
         default=None, description="QuickBooks customer Id, when known: returns just that customer"
     )
-    name: Text | None = Field(
+    name: Line1 | None = Field(
         default=None,
         max_length=500,
         description="Part or all of the customer's display, person or company name "
         "(accents, case and apostrophes are ignored; words may be partial)",
     )
-    email: Text | None = Field(
+    email: Line1 | None = Field(
         default=None,
         max_length=320,
         description="Email address, or a domain written '@example.com'",
     )
-    phone: Text | None = Field(
+    phone: Line1 | None = Field(
         default=None,
         max_length=60,
         description="Phone number in any format (at least 7 digits); matched on digits",
     )
-    company: Text | None = Field(default=None, max_length=500, description="Company name or part")
+    company: Line1 | None = Field(default=None, max_length=500, description="Company name or part")
     include_inactive: bool = Field(default=True, description="also return inactive customers")
     limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="at most this many matches")
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
     ZERO,
+    DateIn,
     DocNumberIn,
     IdempotencyKeyIn,
     IdIn,
@@ -64,7 +65,7 @@ class RecordPaymentInput(InputModel):
     """Money received from a customer, and which invoices it pays."""
 
     customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
-    customer_name: Text | None = Field(
+    customer_name: Line1 | None = Field(
         default=None,
         min_length=1,
         max_length=500,
@@ -81,7 +82,7 @@ class RecordPaymentInput(InputModel):
         description="invoices to pay by number, after invoice_ids. With no invoices at all, the "
         "customer's oldest open invoices are paid",
     )
-    txn_date: date | None = Field(default=None, description="payment date; default today")
+    txn_date: DateIn | None = Field(default=None, description="payment date; default today")
     method: Line1 | None = Field(
         default=None, max_length=31, description="e.g. Check, Cash, Credit Card (kept in the memo)"
     )

@@ -30,8 +30,8 @@ from qb_mcp.bookkeeping.common import (
     DocNumberIn,
     IdIn,
     InputModel,
+    Line1,
     LinkView,
-    Text,
     amount_of,
     get_or_none,
     is_voided,
@@ -69,7 +69,7 @@ MAX_QUERY_CHARS = 4000
 class FindItemsInput(InputModel):
     """Which products and services to list."""
 
-    name: Text | None = Field(
+    name: Line1 | None = Field(
         default=None, max_length=100, description="part of the item name; omit to list all"
     )
     type: Literal["Service", "Inventory", "NonInventory"] | None = None
@@ -133,7 +133,7 @@ class ListOpenInvoicesInput(InputModel):
     """Whose open invoices to list (everyone's when no customer is given)."""
 
     customer_id: IdIn | None = None
-    customer_name: Text | None = Field(default=None, min_length=1, max_length=500)
+    customer_name: Line1 | None = Field(default=None, min_length=1, max_length=500)
     overdue_only: bool = False
     limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED)
 

@@ -32,10 +32,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp import money
 from qb_mcp.bookkeeping.common import (
+    LATEST_DATE,
+    DateIn,
     DocNumberIn,
     IdempotencyKeyIn,
     IdIn,
     InputModel,
+    Line1,
     LineView,
     LinkView,
     PriceIn,
@@ -82,7 +85,7 @@ class EstimateLineInput(InputModel):
     """One line of the estimate: an item, how many, at what price."""
 
     item_id: IdIn | None = Field(default=None, description="Item Id (from find_items)")
-    item_name: Text | None = Field(
+    item_name: Line1 | None = Field(
         default=None, min_length=1, max_length=100, description="exact item name, if no item_id"
     )
     description: Text | None = Field(default=None, max_length=4000)
@@ -101,15 +104,15 @@ class CreateEstimateInput(InputModel):
     """A quote for a customer. Nothing is written if anything is wrong."""
 
     customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
-    customer_name: Text | None = Field(
+    customer_name: Line1 | None = Field(
         default=None,
         min_length=1,
         max_length=500,
         description="customer's display name, if no customer_id (must name one customer)",
     )
     lines: list[EstimateLineInput] = Field(min_length=1, max_length=MAX_LINES)
-    txn_date: date | None = Field(default=None, description="estimate date; default today")
-    expiration_date: date | None = Field(default=None, description="quote valid until")
+    txn_date: DateIn | None = Field(default=None, description="estimate date; default today")
+    expiration_date: DateIn | None = Field(default=None, description="quote valid until")
     memo: Text | None = Field(
         default=None, max_length=1000, description="message to the customer (CustomerMemo)"
     )
@@ -220,8 +223,8 @@ class ConvertEstimateInput(InputModel):
     estimate_doc_number: DocNumberIn | None = Field(
         default=None, description="estimate number (DocNumber), if no estimate_id"
     )
-    txn_date: date | None = Field(default=None, description="invoice date; default today")
-    due_date: date | None = Field(
+    txn_date: DateIn | None = Field(default=None, description="invoice date; default today")
+    due_date: DateIn | None = Field(
         default=None, description=f"default: invoice date + {DEFAULT_TERMS_DAYS} days"
     )
 
@@ -230,6 +233,13 @@ class ConvertEstimateInput(InputModel):
         _one_of(self.estimate_id, self.estimate_doc_number, "estimate_id or estimate_doc_number")
         if self.txn_date and self.due_date and self.due_date < self.txn_date:
             raise ValueError("due_date is before txn_date")
+        if self.txn_date and self.due_date is None:
+            due = self.txn_date + timedelta(days=DEFAULT_TERMS_DAYS)
+            if due > LATEST_DATE:
+                raise ValueError(
+                    f"the default due date ({DEFAULT_TERMS_DAYS} days after txn_date) is after "
+                    f"{LATEST_DATE.isoformat()}, the last date QuickBooks takes here; give due_date"
+                )
         return self
 
 
