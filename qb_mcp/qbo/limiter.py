@@ -240,8 +240,11 @@ def _resort(entries: deque[_Entry]) -> None:
 
 
 _registry: dict[str, RealmLimiter] = {}
-_shared_registry: weakref.WeakKeyDictionary[Database, dict[str, RealmLimiter]] = (
-    weakref.WeakKeyDictionary()
+# Per open database, for as long as some client uses the limiter: it holds the database, so a
+# mapping keyed by the database itself would keep every database ever opened alive; the id is
+# unique while the limiter (and so the database) lives.
+_shared_registry: weakref.WeakValueDictionary[tuple[int, str], RealmLimiter] = (
+    weakref.WeakValueDictionary()
 )
 _registry_lock = Lock()
 
@@ -257,13 +260,18 @@ def limiter_for(
     than silently ignored, since two budgets for one realm would defeat the point.
     """
     with _registry_lock:
-        registry = _registry if database is None else _shared_registry.setdefault(database, {})
-        limiter = registry.get(realm_id)
-        if limiter is None:
-            book = None if database is None else SharedSlots(database)
-            limiter = RealmLimiter(limits, book=book, realm_id=realm_id)
-            registry[realm_id] = limiter
-        elif limits is not None and limits != limiter.limits:
+        if database is None:
+            limiter = _registry.get(realm_id)
+            if limiter is None:
+                limiter = _registry[realm_id] = RealmLimiter(limits, realm_id=realm_id)
+                return limiter
+        else:
+            limiter = _shared_registry.get((id(database), realm_id))
+            if limiter is None:
+                limiter = RealmLimiter(limits, book=SharedSlots(database), realm_id=realm_id)
+                _shared_registry[(id(database), realm_id)] = limiter
+                return limiter
+        if limits is not None and limits != limiter.limits:
             raise InvalidArgumentError(
                 f"realm {realm_id} already has a limiter with {limiter.limits}; "
                 "one realm has one budget per process"
