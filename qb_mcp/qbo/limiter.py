@@ -148,10 +148,12 @@ class RealmLimiter:
                 if isinstance(got, Ticket):
                     return got
                 if not told and self._clock() - started + got > 1.0:
-                    told = True
+                    told = True  # once per request: a long wait should not look like a hang
                     log.info(
-                        "realm %s: other processes are using its request budget; waiting",
+                        "realm %s: QuickBooks' request budget, shared with the other processes "
+                        "on this QBO_HOME, is used up; waiting for room",
                         self.realm_id,
+                        extra={"qbo_wait_reason": "budget"},
                     )
                 await self._sleep(self._poll_interval if got == UNTIL_RELEASE else got)
 
