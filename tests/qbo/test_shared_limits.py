@@ -176,10 +176,10 @@ def test_two_processes_on_one_home_are_never_throttled(tmp_path: Path) -> None:
         tallies.append(json.loads(out.strip().splitlines()[-1]))
     assert throttled == 0, tallies
     assert all(tally["failures"] == {} for tally in tallies), tallies
-    # Both got work done, and together they used the budget (not a vacuous pass): the budget
-    # allows about 30 requests per 2 s window, so ~90-120 in 6 s.
-    assert all(tally["ok"] > 10 for tally in tallies), tallies
-    assert sum(tally["ok"] for tally in tallies) >= 60, tallies
+    # Both got work done, and together they went past one window's budget (30 per 2 s; about
+    # 90-120 fit in 6 s), so the check above is not vacuous; margins for a loaded machine.
+    assert all(tally["ok"] > 5 for tally in tallies), tallies
+    assert sum(tally["ok"] for tally in tallies) >= 45, tallies
     assert sum(tally["batches"] for tally in tallies) > 0, tallies
 
 
