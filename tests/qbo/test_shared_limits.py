@@ -181,6 +181,7 @@ def test_two_processes_on_one_home_are_never_throttled(tmp_path: Path) -> None:
     assert all(tally["ok"] > 5 for tally in tallies), tallies
     assert sum(tally["ok"] for tally in tallies) >= 45, tallies
     assert sum(tally["batches"] for tally in tallies) > 0, tallies
+    print(f"two processes: {tallies}; throttled by the emulator: {throttled}")
 
 
 async def _create(home: Path) -> None:
