@@ -75,8 +75,8 @@ async def test_two_limiters_on_one_database_stay_under_one_budget_together(
     assert most_in_flight(together) <= SMALL.max_in_flight
     batches = [entry for entry in together if entry[2]]
     assert worst_window(batches, SMALL.batch_window_seconds) <= SMALL.batch_per_window
-    # Each alone would have used the whole budget: sharing it really happened.
-    assert worst_window(records[0], SMALL.window_seconds) < SMALL.requests_per_window
+    # Not vacuous: each limiter's own budget would let both together reach twice the budget in a
+    # window (the load is six windows' worth), which the checks above refuse.
 
 
 async def test_a_full_window_says_how_long_to_wait(tmp_path: Path) -> None:
