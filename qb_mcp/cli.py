@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from qb_mcp import __version__
-from qb_mcp.config import ENVIRONMENTS, Settings, configure_logging
+from qb_mcp.config import ENVIRONMENTS, Settings, configure_logging, parse_allowed_hosts
 from qb_mcp.errors import QbMcpError
 
 # command (or "command subcommand") -> "module:function"; each function takes (args, settings)
@@ -27,6 +27,9 @@ HANDLERS: dict[str, str] = {
     "doctor": "qb_mcp.doctor:run_doctor",
     "emulator": "qb_mcp.emulator.server:run_emulator",
     "webhooks": "qb_mcp.webhooks.app:run_webhooks",
+    "tokens add": "qb_mcp.auth.bearer_commands:run_add",
+    "tokens list": "qb_mcp.auth.bearer_commands:run_list",
+    "tokens revoke": "qb_mcp.auth.bearer_commands:run_revoke",
 }
 
 
@@ -50,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="ask the user before each write, where the client supports elicitation",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="http only, for development on a loopback --host: accept requests without a token",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        default=None,
+        metavar="HOST[:PORT],...",
+        help="http: the Host names clients (or a reverse proxy) use, beside loopback "
+        "(QBO_ALLOWED_HOSTS)",
     )
 
     commands.add_parser("demo", help="quote-to-cash walkthrough against the built-in emulator")
@@ -87,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--webhook-url", default=None, help="send signed notifications here")
     emulator.add_argument("--webhook-format", choices=("legacy", "cloudevents"), default="legacy")
 
+    tokens = commands.add_parser("tokens", help="bearer tokens for serve --transport http")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    add = token_commands.add_parser("add", help="make a token; it is printed once, on stdout")
+    add.add_argument("name", help="who or what will use it (shown in the audit log)")
+    # Checked by the handler rather than by `choices`, for a one-line error like every other.
+    add.add_argument("--scope", default="read", help="read (no write tools; the default) or write")
+    add.add_argument(
+        "--company",
+        action="append",
+        metavar="REALM_ID",
+        help="limit the token to this company (repeat for several; default every company)",
+    )
+    token_commands.add_parser("list", help="list the tokens (names and scopes, never tokens)")
+    revoke_token = token_commands.add_parser("revoke", help="delete a token: it stops working")
+    revoke_token.add_argument("name")
+
     webhooks = commands.add_parser("webhooks", help="run the webhook listener alone")
     webhooks.add_argument("--host", default="127.0.0.1")
     webhooks.add_argument("--port", type=int, default=8001)
@@ -95,11 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    key = args.command if args.command != "auth" else f"auth {args.auth_command}"
+    action = getattr(args, f"{args.command}_command", None)
+    key = args.command if action is None else f"{args.command} {action}"
     try:
         settings = Settings.from_env().with_overrides(
             read_only=getattr(args, "read_only", None),
             confirm_writes=getattr(args, "confirm_writes", None),
+            allowed_hosts=parse_allowed_hosts(
+                "--allowed-hosts", getattr(args, "allowed_hosts", None)
+            ),
         )
         configure_logging(settings.log_level)
         module_name, _, function_name = HANDLERS[key].partition(":")

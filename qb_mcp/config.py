@@ -11,6 +11,7 @@ import binascii
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,13 @@ class Settings:
     api_base_url: str | None = None
     oauth_base_url: str | None = None
     log_level: str = "WARNING"
+    # serve --transport http: Host names clients use beside loopback ("host" or "host:port"),
+    # e.g. the public name a reverse proxy forwards.
+    allowed_hosts: tuple[str, ...] = ()
+    # MCP authorization with an identity provider: the issuer whose JWTs are accepted, and this
+    # server's resource URL (the audience those JWTs must name). Both or neither.
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
 
     @property
     def database_path(self) -> Path:
@@ -148,6 +156,17 @@ class Settings:
             )
         home_text = get("QBO_HOME")
         home = Path(home_text).expanduser() if home_text else default_home()
+        auth_issuer = get("QBO_AUTH_ISSUER")
+        auth_audience = get("QBO_AUTH_AUDIENCE")
+        for name, value in (("QBO_AUTH_ISSUER", auth_issuer), ("QBO_AUTH_AUDIENCE", auth_audience)):
+            if value is not None:
+                _check_url(name, value)
+        if (auth_issuer is None) != (auth_audience is None):
+            missing = "QBO_AUTH_AUDIENCE" if auth_audience is None else "QBO_AUTH_ISSUER"
+            raise ConfigError(
+                f"{missing} must be set too: QBO_AUTH_ISSUER (the identity provider) and "
+                "QBO_AUTH_AUDIENCE (this server's URL, e.g. https://mcp.example.com/mcp) go together"
+            )
         log_level = (get("QBO_LOG_LEVEL") or "WARNING").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -165,6 +184,9 @@ class Settings:
             api_base_url=api_base_url,
             oauth_base_url=oauth_base_url,
             log_level=log_level,
+            allowed_hosts=parse_allowed_hosts("QBO_ALLOWED_HOSTS", get("QBO_ALLOWED_HOSTS")) or (),
+            auth_issuer=auth_issuer,
+            auth_audience=auth_audience,
         )
 
 
@@ -177,6 +199,33 @@ def parse_bool(name: str, value: str | None) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false; got {value!r}")
+
+
+# A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_ALLOWED_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+)
+
+
+def parse_allowed_hosts(name: str, value: str | None) -> tuple[str, ...] | None:
+    """`QBO_ALLOWED_HOSTS` / `--allowed-hosts`: comma-separated `host` or `host:port` (no
+    scheme, no path, no wildcard: the Host check stays on, it only learns more names); None
+    when not given."""
+    if value is None:
+        return None
+    hosts: list[str] = []
+    for entry in value.split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if not _ALLOWED_HOST.match(entry):
+            raise ConfigError(
+                f"{name}: {entry[:80]!r} is not a host name or host:port (e.g. "
+                "mcp.example.com or mcp.example.com:8443; no scheme, path or wildcard)"
+            )
+        hosts.append(entry)
+    return tuple(dict.fromkeys(hosts))
 
 
 def parse_token_keys(value: str | None) -> tuple[bytes, ...]:

@@ -43,7 +43,13 @@ from qb_mcp.server_events import EventFollower, EventPublisher
 from qb_mcp.store import audit, connections, open_database
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.tools import all_specs
-from qb_mcp.tools.base import AppState, Connected, ObservingTransport, build_tools
+from qb_mcp.tools.base import (
+    AppState,
+    Connected,
+    ObservingTransport,
+    build_tools,
+    hide_writes_from_readers,
+)
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup, TaskStatus
@@ -108,15 +114,18 @@ def build_server(
                 box.states.remove(state)
                 box.on_stored.remove(on_stored)
 
+    specs = all_specs(read_only=settings.read_only)
     server: MCPServer[AppState] = MCPServer(
         SERVER_NAME,
         version=__version__,
         instructions=load("instructions.md"),
         lifespan=lifespan,
-        tools=build_tools(all_specs(read_only=settings.read_only)),
+        tools=build_tools(specs),
         log_level=settings.log_level,  # type: ignore[arg-type]
         subscriptions=publisher.bus,
     )
+    # Over HTTP a read-only token sees no write tools (qb_mcp.callers).
+    server.middleware.append(hide_writes_from_readers(specs))
     publisher.install(server)
     _add_resources(server, box)
     _add_prompts(server)
@@ -584,14 +593,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             port = int(getattr(args, "port", 8000))
             if not 0 < port < 65536:
                 raise ConfigError(f"--port must be 1-65535; got {port}")
-            log.warning(
-                "MCP over streamable HTTP at http://%s:%d/mcp (health: /healthz)", host, port
+            anyio.run(
+                _serve_http, server, settings, host, port, bool(getattr(args, "no_auth", False))
             )
-            if settings.webhook_verifier_token:
-                log.warning("QuickBooks webhooks at http://%s:%d/webhooks/intuit", host, port)
-            else:
-                log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
-            anyio.run(_serve_http, server, host, port)
         else:
             anyio.run(server.run_stdio_async)
     except BaseExceptionGroup as group:
@@ -601,16 +605,37 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _serve_http(server: MCPServer[AppState], host: str, port: int) -> None:
-    """Streamable HTTP on `/mcp` under uvicorn, with the slow-client bounds of
-    `qb_mcp.http_serving` (the SDK's own runner sets none)."""
+async def _serve_http(
+    server: MCPServer[AppState], settings: Settings, host: str, port: int, no_auth: bool
+) -> None:
+    """Streamable HTTP on `/mcp` under uvicorn: authenticated (`qb_mcp.server_http`), with the
+    slow-client bounds of `qb_mcp.http_serving` (the SDK's own runner sets none)."""
     import uvicorn
 
-    from qb_mcp.http_serving import BodyDeadline, server_config
+    from qb_mcp.http_serving import server_config
+    from qb_mcp.server_http import accepted_hosts_line, http_app, prepare_auth
 
-    app = BodyDeadline(server.streamable_http_app(streamable_http_path="/mcp", host=host))
-    config = server_config(app, host=host, port=port, log_level=server.settings.log_level.lower())
-    await uvicorn.Server(config).serve()
+    auth = await prepare_auth(settings, host=host, no_auth=no_auth)
+    try:
+        app = http_app(server, settings, host=host, auth=auth)
+        log.warning(
+            "MCP over streamable HTTP at http://%s:%d/mcp (health: /healthz); Host names "
+            "accepted: %s; authentication: %s",
+            host,
+            port,
+            accepted_hosts_line(settings, host),
+            "; ".join(auth.notes) or "none (--no-auth)",
+        )
+        if settings.webhook_verifier_token:
+            log.warning("QuickBooks webhooks at http://%s:%d/webhooks/intuit", host, port)
+        else:
+            log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
+        config = server_config(
+            app, host=host, port=port, log_level=server.settings.log_level.lower()
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await auth.aclose()
 
 
 def _first_expected(group: BaseExceptionGroup[Any]) -> QbMcpError | None:

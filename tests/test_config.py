@@ -115,3 +115,25 @@ def test_serve_confirm_writes_flag_overrides_environment() -> None:
     env = Settings.from_env({"QBO_CONFIRM_WRITES": "false"})
     assert env.with_overrides(confirm_writes=flagged.confirm_writes).confirm_writes is True
     assert env.with_overrides(confirm_writes=plain.confirm_writes).confirm_writes is False
+
+
+def test_allowed_hosts_are_host_names_with_optional_ports() -> None:
+    settings = Settings.from_env({"QBO_ALLOWED_HOSTS": "MCP.example.com, mcp.example.com:8443,"})
+    assert settings.allowed_hosts == ("mcp.example.com", "mcp.example.com:8443")
+
+
+@pytest.mark.parametrize("value", ["*", "https://mcp.example.com", "mcp.example.com/mcp", "a b"])
+def test_an_allowed_host_that_is_not_a_host_name_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"^QBO_ALLOWED_HOSTS: "):
+        Settings.from_env({"QBO_ALLOWED_HOSTS": value})
+
+
+def test_issuer_and_audience_go_together() -> None:
+    both = Settings.from_env(
+        {"QBO_AUTH_ISSUER": "https://id.example.com", "QBO_AUTH_AUDIENCE": "https://m.example/mcp"}
+    )
+    assert both.auth_issuer == "https://id.example.com"
+    with pytest.raises(ConfigError, match=r"^QBO_AUTH_AUDIENCE must be set too"):
+        Settings.from_env({"QBO_AUTH_ISSUER": "https://id.example.com"})
+    with pytest.raises(ConfigError, match=r"^QBO_AUTH_ISSUER must be"):
+        Settings.from_env({"QBO_AUTH_ISSUER": "id.example.com", "QBO_AUTH_AUDIENCE": "x"})

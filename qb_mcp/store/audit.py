@@ -2,6 +2,8 @@
 
 The server appends after each write tool's call, successful or refused by QuickBooks, so that a
 user can see what an assistant did in their books and quote the `intuit_tid` to Intuit support.
+`by` says who asked: the bearer token's name or the JWT subject over HTTP (None over stdio and
+with `--no-auth`, where the caller is whoever runs the process).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class AuditEntry:
     request_id: str | None
     intuit_tid: str | None
     outcome: str
+    by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class AuditEntry:
             "request_id": self.request_id,
             "intuit_tid": self.intuit_tid,
             "outcome": self.outcome,
+            "by": self.by,
         }
 
 
@@ -59,12 +63,13 @@ async def append(
     request_id: str | None,
     intuit_tid: str | None,
     outcome: str,
+    by: str | None = None,
 ) -> None:
     """Record one write."""
     await ex.execute(
         "INSERT INTO audit_log (at, realm_id, tool, entity, entity_id, request_id, intuit_tid, "
-        "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (now_text(at), realm_id, tool, entity, entity_id, request_id, intuit_tid, outcome),
+        "outcome, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (now_text(at), realm_id, tool, entity, entity_id, request_id, intuit_tid, outcome, by),
     )
 
 
@@ -72,7 +77,7 @@ async def recent(ex: Executor, *, limit: int = DEFAULT_RECENT) -> list[AuditEntr
     """The last `limit` writes, newest first."""
     limit = max(1, min(int(limit), MAX_RECENT))
     rows = await ex.fetchall(
-        "SELECT at, realm_id, tool, entity, entity_id, request_id, intuit_tid, outcome "
+        "SELECT at, realm_id, tool, entity, entity_id, request_id, intuit_tid, outcome, actor "
         "FROM audit_log ORDER BY id DESC LIMIT ?",
         (limit,),
     )
@@ -86,6 +91,7 @@ async def recent(ex: Executor, *, limit: int = DEFAULT_RECENT) -> list[AuditEntr
             request_id=row["request_id"],
             intuit_tid=row["intuit_tid"],
             outcome=str(row["outcome"]),
+            by=row["actor"],
         )
         for row in rows
     ]

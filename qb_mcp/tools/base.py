@@ -27,6 +27,7 @@ say which tools write); that is logged once at INFO.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -61,6 +62,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
+from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
@@ -474,6 +476,25 @@ def build_tools(specs: list[ToolSpec]) -> list[Tool]:
     return [spec.to_tool(shipped.get(spec.name)) for spec in specs]
 
 
+def hide_writes_from_readers(specs: list[ToolSpec]) -> Any:
+    """Server middleware: a caller that may not write gets `tools/list` without the write tools
+    (`check_caller` refuses their calls too, should one be made anyway)."""
+    writes = frozenset(spec.name for spec in specs if not spec.read_only)
+
+    async def middleware(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        result = await call_next(ctx)
+        if ctx.method != "tools/list" or not writes:
+            return result
+        caller = current_caller(ctx.request)
+        if caller is None or caller.may_write:
+            return result
+        if isinstance(result, dict) and isinstance(result.get("tools"), list):
+            result["tools"] = [tool for tool in result["tools"] if tool.get("name") not in writes]
+        return result
+
+    return middleware
+
+
 def _entry_point(
     spec: ToolSpec,
 ) -> Callable[..., Awaitable[CallToolResult | InputRequiredResult]]:
@@ -508,6 +529,9 @@ async def run_tool(
     """Run one call of `spec`: validate, confirm a write if asked to, run, audit, and map every
     failure to a ToolError. An `InputRequiredResult` is the confirmation question (modern era)."""
     state: AppState = ctx.request_context.lifespan_context
+    caller = current_caller(ctx.request_context.request)
+    if caller is not None:
+        await check_caller(spec, state, caller)
     calls = CallLog()
     token = _CURRENT_CALL.set(calls)
     try:
@@ -526,13 +550,35 @@ async def run_tool(
         raise
     except Exception as exc:
         if calls.writes:
-            await _audit(spec, state, calls, None)
+            await _audit(spec, state, calls, None, caller)
         raise to_tool_error(exc, tool=spec.name, state=state) from exc
     finally:
         _CURRENT_CALL.reset(token)
     if calls.writes:
-        await _audit(spec, state, calls, result)
+        await _audit(spec, state, calls, result, caller)
     return result
+
+
+async def check_caller(spec: ToolSpec, state: AppState, caller: Caller) -> None:
+    """Refuse (ToolError, before anything is validated or sent) a write by a read-only token,
+    and any call by a token limited to other companies than the one served."""
+    if not spec.read_only and not caller.may_write:
+        raise ToolError(
+            f"{spec.name} was not run: the token {caller.name!r} may only read (scope "
+            f"{SCOPE_READ}); writing needs a token made with `qb-mcp tokens add NAME --scope "
+            f"write` (or, from an identity provider, the {SCOPE_WRITE} scope). Nothing was "
+            "written to QuickBooks."
+        )
+    if caller.companies is not None:
+        if state.realm_id is None:
+            with contextlib.suppress(QbMcpError):
+                await state.qbo()  # the demo company's realm is known once it is opened
+        if not caller.may_use(state.realm_id):
+            raise ToolError(
+                f"{spec.name} was not run: the token {caller.name!r} is limited to "
+                f"{', '.join(caller.companies)}, and this server serves company "
+                f"{state.realm_id or '(none)'}. Nothing was sent to QuickBooks."
+            )
 
 
 # ---- confirming a write ----------------------------------------------------------------------------
@@ -685,7 +731,9 @@ def describe_validation(exc: PydanticValidationError) -> str:
     return "invalid arguments: " + "; ".join(parts)
 
 
-async def _audit(spec: ToolSpec, state: AppState, calls: CallLog, result: Any) -> None:
+async def _audit(
+    spec: ToolSpec, state: AppState, calls: CallLog, result: Any, caller: Caller | None
+) -> None:
     ids: Mapping[str, str | None] = {}
     if result is not None and spec.audit_ids is not None:
         ids = spec.audit_ids(result)
@@ -708,6 +756,7 @@ async def _audit(spec: ToolSpec, state: AppState, calls: CallLog, result: Any) -
                 request_id=write.request_id,
                 intuit_tid=write.intuit_tid,
                 outcome=outcome,
+                by=None if caller is None else caller.name,
             )
         except Exception:
             # The write itself happened; losing its audit row must not turn it into a failure.

@@ -15,6 +15,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.server.http_auth_support import client as bearer_client
 from tests.server.test_tools import CONTACT, TOOLS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -96,6 +97,7 @@ async def test_serve_over_streamable_http_with_healthz_and_webhooks(tmp_path: Pa
     from qb_mcp.webhooks.signature import SIGNATURE_HEADER, sign
 
     port = _free_port()
+    token = _add_token(tmp_path / "home", "e2e", "write")
     process = _spawn_http(tmp_path / "home", port, verifier_token=VERIFIER)
     base = f"http://127.0.0.1:{port}"
     delivery = json.dumps(
@@ -132,16 +134,18 @@ async def test_serve_over_streamable_http_with_healthz_and_webhooks(tmp_path: Pa
                 "content-type": "application/json",
             },
         )
-        async with Client(f"{base}/mcp") as client:
-            names = {tool.name for tool in (await client.list_tools()).tools}
-            found = await client.call_tool("find_customer", {"name": "Amy"})
-            read = await client.read_resource("qbo://events/recent")
+        refused = httpx2.post(f"{base}/mcp", json={}, headers={"accept": "application/json"})
+        async with bearer_client(base, token) as mcp:
+            names = {tool.name for tool in (await mcp.list_tools()).tools}
+            found = await mcp.call_tool("find_customer", {"name": "Amy"})
+            read = await mcp.read_resource("qbo://events/recent")
     finally:
         process.terminate()
         process.wait(timeout=10)
         assert process.stderr is not None
         process.stderr.close()
     assert health["status"] == "ok"
+    assert refused.status_code == 401  # /mcp wants the token; /healthz and webhooks do not
     assert names == TOOLS
     assert not found.is_error
     assert forged.status_code == 401
@@ -152,11 +156,30 @@ async def test_serve_over_streamable_http_with_healthz_and_webhooks(tmp_path: Pa
     ]
 
 
-def _spawn_http(home: Path, port: int, *, verifier_token: str) -> subprocess.Popen[bytes]:
+def _add_token(home: Path, name: str, scope: str) -> str:
+    """`qb-mcp tokens add` as a process: the token is its whole stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "qb_mcp", "tokens", "add", name, "--scope", scope],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _spawn_http(
+    home: Path, port: int, *args: str, verifier_token: str | None = None
+) -> subprocess.Popen[bytes]:
     env = _env(home)
-    env["QBO_WEBHOOK_VERIFIER_TOKEN"] = verifier_token
+    if verifier_token is not None:
+        env["QBO_WEBHOOK_VERIFIER_TOKEN"] = verifier_token
     return subprocess.Popen(
-        [sys.executable, "-m", "qb_mcp", "serve", "--transport", "http", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "qb_mcp", "serve", "--transport", "http"),
+            *("--port", str(port), *args),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -248,3 +271,44 @@ def test_the_mcp_inspector_calls_find_customer(tmp_path: Path) -> None:
     assert called.get("isError") in (None, False)
     matches = called["structuredContent"]["matches"]  # type: ignore[index]
     assert matches[0]["display_name"] == "Amy's Bird Sanctuary"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # Neither tokens nor an issuer: refused, naming both ways.
+        ((), ("qb-mcp tokens add NAME", "QBO_AUTH_ISSUER")),
+        (("--no-auth", "--host", "0.0.0.0"), ("--no-auth is only for development",)),
+        (("--allowed-hosts", "https://mcp.example.com"), ("--allowed-hosts",)),
+    ],
+)
+def test_serve_over_http_refuses_to_start_unauthenticated(
+    tmp_path: Path, args: tuple[str, ...], says: tuple[str, ...]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qb_mcp", "serve", "--transport", "http", "--port", "1", *args],
+        env=_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert all(part in done.stderr for part in says), done.stderr
+
+
+async def test_serve_with_no_auth_on_loopback_warns_and_serves(tmp_path: Path) -> None:
+    port = _free_port()
+    process = _spawn_http(tmp_path / "home", port, "--no-auth")
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as mcp:
+            names = {tool.name for tool in (await mcp.list_tools()).tools}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        assert process.stderr is not None
+        stderr = process.stderr.read().decode()
+        process.stderr.close()
+    assert names == TOOLS
+    assert "WARNING: --no-auth" in stderr

@@ -267,8 +267,13 @@ async def test_serve_over_http_cuts_off_slow_bodies_on_every_route(tmp_path: Pat
     env.update(
         QBO_HOME=str(tmp_path / "home"), QBO_WEBHOOK_VERIFIER_TOKEN=TOKEN, QBO_LOG_LEVEL="ERROR"
     )
+    # --no-auth (loopback): what is measured is the body deadline, which a 401 answered before
+    # the body is read would hide on /mcp.
     process = await anyio.open_process(
-        [sys.executable, "-m", "qb_mcp", "serve", "--transport", "http", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "qb_mcp", "serve", "--transport", "http"),
+            *("--port", str(port), "--no-auth"),
+        ],
         env=env,
         stderr=subprocess.DEVNULL,
     )
