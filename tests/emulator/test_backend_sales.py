@@ -467,14 +467,72 @@ def test_void_invoice_zeroes_it_and_unapplies_payments(backend: Backend) -> None
     assert get(backend, "Invoice", inv["Id"])["DocNumber"] == inv["DocNumber"]
 
 
+def void_payment(backend: Backend, payment_id: str, token: str = "0", **extra: Any) -> Any:
+    """The documented void of a Payment: a sparse update with include=void."""
+    body = {"Id": payment_id, "SyncToken": token, "sparse": True, **extra}
+    return backend.write(R, "payment", body, "update", include="void")["Payment"]
+
+
 def test_void_payment_restores_invoice_balance(backend: Backend) -> None:
     inv = invoice(backend, 100)
     p = pay(backend, 30, (inv["Id"], 30))
-    voided = backend.write(R, "payment", {"Id": p["Id"], "SyncToken": "0"}, "void")["Payment"]
+    voided = void_payment(backend, p["Id"])
+    # As the "Void a payment" answer in Intuit's Payment reference: amounts 0, lines cleared.
     assert voided["TotalAmt"] == 0 and voided["UnappliedAmt"] == 0 and voided["Line"] == []
     assert voided["PrivateNote"] == "Voided" and voided["SyncToken"] == "1"
     assert get(backend, "Invoice", inv["Id"])["Balance"] == D("100.00")
     assert balance(backend) == D("100.00")
+
+
+def test_void_payment_prepends_voided_to_the_note_it_is_sent(backend: Backend) -> None:
+    p = pay(backend, 30)
+    voided = void_payment(backend, p["Id"], PrivateNote="bounced cheque")
+    assert voided["PrivateNote"] == "Voided - bounced cheque"
+
+
+def test_void_payment_accepts_the_whole_object_it_read(backend: Backend) -> None:
+    # node-quickbooks' voidPayment sends back everything it read, with sparse: true.
+    inv = invoice(backend, 100)
+    p = pay(backend, 30, (inv["Id"], 30))
+    voided = backend.write(R, "payment", {**p, "sparse": True}, "update", include="void")
+    assert voided["Payment"]["TotalAmt"] == 0
+    assert get(backend, "Invoice", inv["Id"])["Balance"] == D("100.00")
+
+
+def test_payment_operation_void_is_refused_and_changes_nothing(backend: Backend) -> None:
+    inv = invoice(backend, 100)
+    p = pay(backend, 30, (inv["Id"], 30))
+    before = backend.snapshot()
+    refused = fault(backend.write, R, "payment", {"Id": p["Id"], "SyncToken": "0"}, "void")
+    assert code(refused) == "500"
+    assert "include=void" in refused.errors[0].detail
+    assert backend.snapshot() == before
+
+
+def test_include_void_on_an_invoice_is_refused_and_changes_nothing(backend: Backend) -> None:
+    inv = invoice(backend, 100)
+    before = backend.snapshot()
+    body = {"Id": inv["Id"], "SyncToken": inv["SyncToken"], "sparse": True}
+    refused = fault(backend.write, R, "invoice", body, "update", include="void")
+    assert code(refused) == "500" and "operation=void" in refused.errors[0].detail
+    assert backend.snapshot() == before
+
+
+def test_include_void_with_a_stale_sync_token_is_5010(backend: Backend) -> None:
+    p = pay(backend, 30)
+    assert code(fault(void_payment, backend, p["Id"], "7")) == "5010"
+
+
+def test_include_void_with_an_unknown_property_is_2010(backend: Backend) -> None:
+    p = pay(backend, 30)
+    assert code(fault(void_payment, backend, p["Id"], Colour="red")) == "2010"
+
+
+def test_an_update_without_include_void_does_not_void(backend: Backend) -> None:
+    p = pay(backend, 30)
+    body = {"Id": p["Id"], "SyncToken": "0", "sparse": True}
+    updated = backend.write(R, "payment", body, "update", include="allowduplicatedocnum")
+    assert updated["Payment"]["TotalAmt"] == D("30.00")
 
 
 def test_delete_payment_restores_invoice_balance(backend: Backend) -> None:
