@@ -3,7 +3,7 @@
 Entry points take untrusted input and raise nothing but `QBOFault`. Each write runs in a `Tx`
 (see realms.py) and is committed only once it fully succeeded, then announced to the listeners.
 Entity rules live in names.py (Customer, Item, CompanyInfo) and sales.py (Estimate, Invoice,
-Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
+SalesReceipt, Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
 """
 
 from __future__ import annotations
