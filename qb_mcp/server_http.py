@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -77,8 +78,17 @@ def is_wildcard(host: str) -> bool:
         return False
 
 
-async def prepare_auth(settings: Settings, *, host: str, no_auth: bool) -> HttpAuth:
-    """Decide how requests are authenticated, or refuse to start (one-line `ConfigError`)."""
+async def prepare_auth(
+    settings: Settings,
+    *,
+    host: str,
+    no_auth: bool,
+    issuer_transport: Any = None,
+    clock: Callable[[], float] | None = None,
+) -> HttpAuth:
+    """Decide how requests are authenticated, or refuse to start (one-line `ConfigError`).
+
+    `issuer_transport` and `clock` reach the JWT verifier (tests)."""
     if no_auth:
         if not is_loopback(host):
             raise ConfigError(
@@ -112,7 +122,12 @@ async def prepare_auth(settings: Settings, *, host: str, no_auth: bool) -> HttpA
         from qb_mcp.auth.issuer import IssuerVerifier, metadata_app, metadata_url
 
         verifiers.append(
-            IssuerVerifier(issuer=settings.auth_issuer, audience=settings.auth_audience)
+            IssuerVerifier(
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+                transport=issuer_transport,
+                **({} if clock is None else {"clock": clock}),
+            )
         )
         auth.resource_metadata_url = metadata_url(settings.auth_audience)
         auth.metadata_app = metadata_app(

@@ -3,7 +3,7 @@ on a free loopback port, and MCP clients carrying a bearer token."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,14 +22,18 @@ from tests.webhooks.conftest import serving
 
 @asynccontextmanager
 async def serve_http(
-    settings: Settings, *, emulator: Emulator | None = None, host: str = "127.0.0.1"
+    settings: Settings,
+    *,
+    emulator: Emulator | None = None,
+    host: str = "127.0.0.1",
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[str]:
     """`serve --transport http`'s app (auth decided as at start-up) on loopback; yields the base
     URL. `host` is what the server believes it listens on (the Host checks follow it)."""
     server = build_server(
         settings, emulator=emulator or Emulator(), limiter=RealmLimiter(TEST_LIMITS)
     )
-    auth = await prepare_auth(settings, host=host, no_auth=False)
+    auth = await prepare_auth(settings, host=host, no_auth=False, clock=clock)
     try:
         async with serving(http_app(server, settings, host=host, auth=auth)) as base:
             yield base
