@@ -1,0 +1,87 @@
+"""Outside QuickBooks clients against `qb-mcp emulator` over loopback.
+
+The emulator runs under uvicorn on a free loopback port (the same app `qb-mcp emulator` serves),
+configured with one app's client id and secret, so the clients' Basic auth is really checked.
+The clients are used unmodified; only their base URLs point here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx2
+import pytest
+
+from qb_mcp.emulator import Emulator, EmulatorConfig
+from tests.auth.live import serve
+
+CLIENT_ID = "ABoutsideClientId0123456789"
+CLIENT_SECRET = "outsideClientSecret0123456789"
+# Never contacted: the authorize step's redirect is read, not followed (we are the browser).
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+ACCOUNTING_OPENID = "com.intuit.quickbooks.accounting openid profile email"
+
+
+@dataclass
+class Running:
+    """An emulator serving on loopback."""
+
+    emulator: Emulator
+    base_url: str
+
+    @property
+    def realm_id(self) -> str:
+        return self.emulator.default_realm()
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.base_url}/.well-known/openid_configuration"
+
+    def consent(self, authorize_url: str) -> dict[str, str]:
+        """The browser step: open the client's authorize URL and read where it redirects to."""
+        answer = httpx2.get(authorize_url, follow_redirects=False, timeout=10)
+        assert answer.status_code == 302, answer.text
+        location = answer.headers["location"]
+        assert location.startswith(REDIRECT_URI), location
+        return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+    def authorize(self, scope: str = ACCOUNTING_OPENID, state: str = "st8") -> dict[str, str]:
+        """An authorize URL as Intuit's libraries build it, consented: code, state, realmId."""
+        query = urlencode(
+            {
+                "client_id": CLIENT_ID,
+                "response_type": "code",
+                "scope": scope,
+                "redirect_uri": REDIRECT_URI,
+                "state": state,
+            }
+        )
+        return self.consent(f"{self.base_url}/connect/oauth2?{query}")
+
+
+def emulator_config(**overrides: object) -> EmulatorConfig:
+    settings: dict[str, object] = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    settings.update(overrides)
+    return EmulatorConfig(**settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    """The emulator on a free loopback port; refresh tokens rotate on every refresh."""
+    emulator = Emulator(emulator_config(rotate_refresh_after=0))
+    with serve(emulator.app) as base_url:
+        yield Running(emulator, base_url)
+
+
+def divergence(*numbers: int) -> pytest.MarkDecorator:
+    """A test that fails only because of known emulator divergences (issue 9's numbered list),
+    which branch emulator-fidelity fixes. Strict: once fixed, the test passes and the mark must go.
+    """
+    which = ", ".join(str(n) for n in numbers)
+    noun = "divergence" if len(numbers) == 1 else "divergences"
+    return pytest.mark.xfail(
+        strict=True,
+        reason=f"emulator {noun} {which} of issue 9, fixed on branch emulator-fidelity",
+    )
