@@ -177,6 +177,41 @@ def test_void_and_delete_events(backend: Backend) -> None:
     ]
 
 
+def test_batch_voids_a_payment_with_update_and_options_data_void(backend: Backend) -> None:
+    payment = next(iter(backend.query(R, "select * from Payment")["QueryResponse"]["Payment"]))
+    invoice_id = payment["Line"][0]["LinkedTxn"][0]["TxnId"]
+    invoice = backend.read(R, "invoice", invoice_id)["Invoice"]
+    body = {
+        "BatchItemRequest": [
+            {
+                "bId": "1",
+                "operation": "update",
+                "optionsData": "void",
+                "Payment": {"Id": payment["Id"], "SyncToken": payment["SyncToken"], "sparse": True},
+            }
+        ]
+    }
+    [answer] = backend.batch(R, body)["BatchItemResponse"]
+    assert answer["Payment"]["TotalAmt"] == 0 and answer["Payment"]["Line"] == []
+    restored = backend.read(R, "invoice", invoice_id)["Invoice"]["Balance"]
+    assert restored == invoice["Balance"] + payment["Line"][0]["Amount"]
+
+
+def test_batch_operation_void_on_a_payment_faults_that_item_only(backend: Backend) -> None:
+    payment = next(iter(backend.query(R, "select * from Payment")["QueryResponse"]["Payment"]))
+    stub = {"Id": payment["Id"], "SyncToken": payment["SyncToken"]}
+    body = {
+        "BatchItemRequest": [
+            {"bId": "1", "operation": "void", "Payment": stub},
+            {"bId": "2", "operation": "void", "Invoice": {"Id": "3", "SyncToken": "0"}},
+        ]
+    }
+    first, second = backend.batch(R, body)["BatchItemResponse"]
+    assert first["Fault"]["Error"][0]["code"] == "500"
+    assert second["Invoice"]["TotalAmt"] == 0
+    assert backend.read(R, "payment", payment["Id"])["Payment"]["TotalAmt"] == payment["TotalAmt"]
+
+
 def test_failing_listener_does_not_break_the_write(backend: Backend) -> None:
     seen: list[ChangeEvent] = []
 
