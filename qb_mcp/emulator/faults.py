@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
+from zoneinfo import ZoneInfo
 
-# QuickBooks stamps answers in the company's time zone; the demo company is in California.
-PACIFIC = timezone(timedelta(hours=-7))
+# QuickBooks stamps answers in the company's time zone; the demo company is in California, so its
+# offset follows daylight saving time: -08:00 in winter, -07:00 in summer (docs/emulator.md).
+PACIFIC = ZoneInfo("America/Los_Angeles")
 
 FaultShape = Literal["standard", "gateway", "xml"]
 
