@@ -344,7 +344,7 @@ def test_a_duplicate_name_is_their_6240(qb: QuickBooks) -> None:
     assert "Duplicate Name Exists Error" in duplicate.value.message
 
 
-def test_a_revoked_token_is_their_authorization_exception(running: Running, qb: QuickBooks) -> None:
+def test_a_revoked_token_is_their_authorization_exception(qb: QuickBooks) -> None:
     qb.auth_client.revoke()
     with pytest.raises(AuthorizationException) as refused:
         Customer.get("1", qb=qb)
