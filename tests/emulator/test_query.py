@@ -301,11 +301,8 @@ REFUSED = [
     ("select", "4000", 'Encountered "<EOF>" at line 1, column 6.'),
     ("select * from", "4000", "Was expecting:\n    <IDENTIFIER> ..."),
     ("delete from Customer", "4000", 'Encountered " <IDENTIFIER> "delete "" at line 1, column 1.'),
-    (
-        "select Id, DisplayName from Customer",
-        "4000",
-        'Encountered " <IDENTIFIER> "Id "" at line 1, column 8.',
-    ),
+    ("select Id, Colour from Customer", "4001", "Property Colour not found for Entity Customer"),
+    ("select Id, from Customer", "4000", 'Encountered " "from" "from "" at line 1, column 12.'),
     ("select * from Customer, Invoice", "4000", 'Encountered " "," ", "" at line 1, column 23.'),
     (
         "select * from Customer c join Invoice i",
@@ -561,3 +558,26 @@ def test_refused_query_reads_no_rows() -> None:
         with pytest.raises(QBOFault):
             execute(text, spy)
     assert asked == []
+
+
+# A property list (issue 9, item 3): Intuit's "Query operations" page says the response set always
+# returns all properties of each object (projections are not supported).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT Id, DisplayName FROM Customer",
+        "select *, DisplayName from Customer",
+        "select DisplayName, * from Customer where Active = true",
+        "SELECT MetaData.CreateTime FROM Customer",
+    ],
+)
+def test_a_property_list_answers_the_whole_objects(text: str) -> None:
+    assert execute(text, rows_for) == execute("select * from Customer", rows_for)
+
+
+def test_python_quickbooks_item_all_query_is_answered() -> None:
+    # python-quickbooks' Item.all() sends exactly this.
+    text = "SELECT *, Sku FROM Item MAXRESULTS 100"
+    assert execute(text, rows_for) == execute("select * from Item maxresults 100", rows_for)
