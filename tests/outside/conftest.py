@@ -73,15 +73,3 @@ def running() -> Iterator[Running]:
     emulator = Emulator(emulator_config(rotate_refresh_after=0))
     with serve(emulator.app) as base_url:
         yield Running(emulator, base_url)
-
-
-def divergence(*numbers: int) -> pytest.MarkDecorator:
-    """A test that fails only because of known emulator divergences (issue 9's numbered list),
-    which branch emulator-fidelity fixes. Strict: once fixed, the test passes and the mark must go.
-    """
-    which = ", ".join(str(n) for n in numbers)
-    noun = "divergence" if len(numbers) == 1 else "divergences"
-    return pytest.mark.xfail(
-        strict=True,
-        reason=f"emulator {noun} {which} of issue 9, fixed on branch emulator-fidelity",
-    )

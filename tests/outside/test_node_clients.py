@@ -24,7 +24,6 @@ from tests.outside.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,
-    divergence,
     emulator_config,
 )
 
@@ -103,7 +102,6 @@ def test_oauth_code_exchange(oauth: Results) -> None:
     assert got["expires_in"] == 3600 and got["access_valid"]
 
 
-@divergence(5)
 def test_oauth_validates_the_id_token(oauth: Results) -> None:
     assert ok(oauth, "validate_id_token")["valid"] is True
 
@@ -230,6 +228,5 @@ def test_the_library_refreshes_its_token(qbo: Results) -> None:
     assert got["new_access"] and got["rotated"] and got["read"] == "1"
 
 
-@divergence(7)
 def test_the_library_revokes_with_a_form_body(qbo: Results) -> None:
     assert ok(qbo, "revoke")["cleared"]
