@@ -129,6 +129,13 @@ def test_oauth_refresh_rotates_and_the_superseded_token_is_refused(oauth: Result
     assert ok(oauth, "superseded_refresh")["error"] == "invalid_grant"
 
 
+def test_oauth_hard_expiry_when_asked_for(oauth: Results) -> None:
+    got = ok(oauth, "hard_expiry")
+    five_years = 5 * 365 * 86_400
+    assert five_years - 60 <= got["created"] <= five_years
+    assert five_years - 60 <= got["refreshed"] <= five_years
+
+
 def test_oauth_revoke(oauth: Results) -> None:
     revoked = ok(oauth, "revoke")  # JSON body {"token": ...}
     assert revoked["status"] == 200

@@ -21,8 +21,10 @@ if (!base || !clientId || !clientSecret || !redirectUri) {
 OAuthClient.jwks_uri = `${base}/op/v1/jwks`;
 OAuthClient.environment = { sandbox: `${base}/`, production: `${base}/` };
 
-function oauthClient() {
-  const client = new OAuthClient({ clientId, clientSecret, environment: 'sandbox', redirectUri });
+function oauthClient(options = {}) {
+  const client = new OAuthClient({
+    clientId, clientSecret, environment: 'sandbox', redirectUri, ...options,
+  });
   client.setAuthorizeURLs({
     authorizeEndpoint: `${base}/connect/oauth2`,
     tokenEndpoint: `${base}/oauth2/v1/tokens/bearer`,
@@ -41,8 +43,8 @@ async function consent(authorizeUrl) {
 }
 
 // A client that went through authorize and the code exchange.
-async function connect(scope) {
-  const client = oauthClient();
+async function connect(scope, options = {}) {
+  const client = oauthClient(options);
   const url = client.authorizeUri({ scope, state: 'node-state' });
   const redirect = await consent(url);
   const authResponse = await client.createToken(redirect);

@@ -83,6 +83,14 @@ async function main() {
     throw new Error('the superseded refresh token worked');
   });
 
+  await step('hard_expiry', async () => {
+    // The library's opt-in for the grant's 5-year hard limit (x-include-refresh-token-hard-expires-in).
+    const connected = await connect([OAuthClient.scopes.Accounting], { includeRefreshTokenHardExpiresIn: true });
+    const created = connected.client.getToken().x_refresh_token_hard_expires_in;
+    await connected.client.refresh();
+    return { created, refreshed: connected.client.getToken().x_refresh_token_hard_expires_in };
+  });
+
   await step('revoke', async () => {
     const refreshToken = client.getToken().refresh_token;
     const answer = await client.revoke({ refresh_token: refreshToken });
