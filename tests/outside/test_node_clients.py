@@ -150,6 +150,11 @@ def test_create_customer(qbo: Results) -> None:
     assert got["sync_token"] == "0" and got["name"] == "Outside Node Co"
 
 
+def test_a_repeated_request_id_replays_the_first_answer(qbo: Results) -> None:
+    got = ok(qbo, "request_id")
+    assert got["same"] and got["count"] == 1
+
+
 def test_queries(qbo: Results) -> None:
     assert ok(qbo, "find_apostrophe")["names"] == ["O'Brien Plumbing"]
     names = ok(qbo, "find_like")["names"]

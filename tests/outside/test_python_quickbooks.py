@@ -122,6 +122,16 @@ def test_a_stale_sync_token_is_their_5010_exception(qb: QuickBooks) -> None:
     assert Customer.get(created.Id, qb=qb).Notes == "first writer"
 
 
+def test_a_repeated_request_id_replays_the_first_answer(qb: QuickBooks) -> None:
+    """save(request_id=...) is the library's retry-safe write: the retry must not write twice."""
+    first, retry = Customer(), Customer()
+    first.DisplayName = retry.DisplayName = "Request Id Python"
+    created = first.save(qb=qb, request_id="outside-python-1")
+    replayed = retry.save(qb=qb, request_id="outside-python-1")
+    assert replayed.Id == created.Id
+    assert Customer.count("DisplayName = 'Request Id Python'", qb=qb) == 1
+
+
 # ---- queries -------------------------------------------------------------------------------
 
 
@@ -188,6 +198,22 @@ def test_estimate_then_linked_invoice_then_payment_lowers_the_balance(qb: QuickB
     pay(qb, customer, invoice, 120)
     assert Decimal(str(Invoice.get(invoice.Id, qb=qb).Balance)) == 180
     assert Decimal(str(Customer.get(customer.Id, qb=qb).Balance)) == 180
+
+
+def test_decimal_amounts_round_trip(qb: QuickBooks) -> None:
+    """With use_decimal the library reads amounts as Decimal and writes them as JSON strings."""
+    qb.use_decimal = True
+    customer = new_customer(qb, "Decimal Python")
+    line = service_line(1)  # one unit, priced below
+    line.Amount = line.SalesItemLineDetail.UnitPrice = Decimal("100.10")
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    invoice.Line = [line]
+    saved = invoice.save(qb=qb)
+    assert saved.TotalAmt == Decimal("100.10")
+    read = Invoice.get(saved.Id, qb=qb)
+    read.PrivateNote = "read back and saved as Decimal"
+    assert read.save(qb=qb).Balance == Decimal("100.10")
 
 
 def test_the_library_default_line_saves(qb: QuickBooks) -> None:

@@ -79,6 +79,14 @@ async function main() {
     return { id: created.Id, sync_token: created.SyncToken, name: read.DisplayName };
   });
 
+  await step('request_id', async () => {
+    // node-quickbooks sends entity.requestId as ?requestid=: a retry must not write twice.
+    const first = await must(qbo, 'createCustomer', { DisplayName: 'Node Request Id', requestId: 'outside-node-1' });
+    const retry = await must(qbo, 'createCustomer', { DisplayName: 'Node Request Id', requestId: 'outside-node-1' });
+    const found = await must(qbo, 'findCustomers', { DisplayName: 'Node Request Id' });
+    return { same: first.Id === retry.Id, count: found.QueryResponse.Customer.length };
+  });
+
   await step('find_apostrophe', async () => {
     const answer = await must(qbo, 'findCustomers', [
       { field: 'DisplayName', value: "O'Brien Plumbing", operator: '=' },
