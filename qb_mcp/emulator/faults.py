@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
-from zoneinfo import ZoneInfo
 
-# QuickBooks stamps answers in the company's time zone; the demo company is in California, so its
-# offset follows daylight saving time: -08:00 in winter, -07:00 in summer (docs/emulator.md).
-PACIFIC = ZoneInfo("America/Los_Angeles")
+# QuickBooks stamps answers in the company's time zone (re-exported for the other modules).
+from qb_mcp.emulator.pacific import PACIFIC as PACIFIC
 
 FaultShape = Literal["standard", "gateway", "xml"]
 

@@ -10,6 +10,7 @@ import pytest
 from qb_mcp.emulator.backend import Backend
 from qb_mcp.emulator.faults import QBOFault
 from qb_mcp.emulator.seed import DEMO_REALM_ID
+from tests.emulator.client_bodies import PYTHON_QUICKBOOKS_CUSTOMER
 
 R = DEMO_REALM_ID
 
@@ -388,35 +389,6 @@ def test_a_snapshot_does_not_change_with_later_writes() -> None:
 
 
 # blank dates and enumerations (issue 9, item 2)
-
-# What python-quickbooks 0.9.12 sends for `Customer()` with only DisplayName set.
-PYTHON_QUICKBOOKS_CUSTOMER: dict[str, Any] = {
-    "Active": True,
-    "Balance": 0,
-    "BalanceWithJobs": 0,
-    "BillWithParent": False,
-    "CompanyName": "",
-    "DisplayName": "Defaults Co",
-    "FamilyName": "",
-    "FullyQualifiedName": "",
-    "GivenName": "",
-    "IsProject": False,
-    "Job": False,
-    "Level": 0,
-    "MiddleName": "",
-    "Notes": "",
-    "OpenBalanceDate": "",
-    "PreferredDeliveryMethod": "",
-    "PrimaryTaxIdentifier": "",
-    "PrintOnCheckName": "",
-    "ResaleNum": "",
-    "Suffix": "",
-    "SyncToken": 0,
-    "Taxable": True,
-    "Title": "",
-    "domain": "QBO",
-    "sparse": False,
-}
 
 
 def test_python_quickbooks_default_customer_saves(backend: Backend) -> None:

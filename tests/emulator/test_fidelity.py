@@ -14,6 +14,7 @@ import httpx2
 import pytest
 
 from qb_mcp.emulator import Emulator
+from tests.emulator.client_bodies import PYTHON_QUICKBOOKS_CUSTOMER
 from tests.emulator.conftest import state_of
 
 pytestmark = pytest.mark.anyio
@@ -115,3 +116,52 @@ async def test_invoice_is_still_voided_with_operation_void(
         )
     )
     assert answer["Invoice"]["TotalAmt"] == 0 and answer["Invoice"]["Balance"] == 0
+
+
+# ---- 2, 3, 4, 6: the bodies and queries python-quickbooks sends ---------------------------------
+
+
+async def test_python_quickbooks_default_customer_and_invoice_save(
+    client: httpx2.AsyncClient, base: str
+) -> None:
+    customer = (
+        await ok(await client.post(f"{base}/customer", json=dict(PYTHON_QUICKBOOKS_CUSTOMER)))
+    )["Customer"]
+    invoice = {
+        "CustomerRef": {"value": customer["Id"]},
+        "DueDate": "",
+        "ShipDate": "",
+        "TxnDate": "",
+        "TotalAmt": "",
+        "Line": [
+            {
+                "Amount": 100,
+                "DetailType": "SalesItemLineDetail",
+                "LineNum": 1,
+                "LinkedTxn": [],
+                "CustomField": [],
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": "1"},
+                    "PriceLevelRef": {"value": "1"},
+                    "Qty": 0,
+                    "ServiceDate": "",
+                    "TaxInclusiveAmt": 0,
+                    "UnitPrice": 0,
+                },
+            }
+        ],
+    }
+    saved = (await ok(await client.post(f"{base}/invoice?minorversion=75", json=invoice)))[
+        "Invoice"
+    ]
+    assert saved["TotalAmt"] == 100 and saved["TxnDate"]
+
+
+async def test_a_property_list_query_answers_whole_objects(
+    client: httpx2.AsyncClient, base: str
+) -> None:
+    listed = await ok(
+        await client.get(f"{base}/query", params={"query": "SELECT *, Sku FROM Item"})
+    )
+    everything = await ok(await client.get(f"{base}/query", params={"query": "SELECT * FROM Item"}))
+    assert listed["QueryResponse"] == everything["QueryResponse"]

@@ -37,8 +37,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "2",
             "O'Brien Ltd",
             Balance=Decimal("0"),
-            # 07:30 UTC on 1 March, yet 23:30 on the 28th in Pacific winter time (-08:00): a bare
-            # date is the company's midnight with daylight saving time, so it is before '2015-03-01'.
+            # 07:30 UTC on 1 March: still 28 February in Pacific (PST, -08:00) time.
             MetaData={
                 "CreateTime": "2015-02-01T09:00:00-08:00",
                 "LastUpdatedTime": "2015-02-28T23:30:00-08:00",
@@ -136,6 +135,7 @@ ACCEPTED = [
     ("select * from Customer where Balance <= 0", ["2"]),
     ("select * from Customer where Balance > -1 and Balance < 1", ["2"]),
     # Date-times compare chronologically, whatever the offsets.
+    # A date against a date-time is midnight in the company's zone: 08:00 UTC in March 2015 (PST).
     ("select * from Customer where Metadata.LastUpdatedTime > '2015-03-01'", ["1"]),
     ("select * from Customer where Metadata.LastUpdatedTime > '2015-02-28'", ["1", "2"]),
     ("select * from Customer where MetaData.LastUpdatedTime < '2015-03-01T00:29:00-07:00'", []),
