@@ -7,7 +7,6 @@ parsing, so a failure here is a place where the emulator refuses what QuickBooks
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,13 +30,20 @@ from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 from quickbooks.objects.payment import Payment, PaymentLine
 
-from tests.outside.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Running
+from qb_mcp.emulator import Emulator
+from tests.auth.live import serve
+from tests.outside.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT_URI,
+    Running,
+    emulator_config,
+)
 
 SERVICES = "1"  # the demo company's "Services" item
 
 
-@pytest.fixture
-def qb(running: Running, monkeypatch: pytest.MonkeyPatch) -> Iterator[QuickBooks]:
+def connect(running: Running, monkeypatch: pytest.MonkeyPatch) -> QuickBooks:
     """A QuickBooks client as its README builds one, connected through the OAuth code flow."""
     monkeypatch.setattr(QuickBooks, "api_url_v3", f"{running.base_url}/v3")
     # requests-oauthlib refuses plain http unless told this is a local test (oauthlib's own
@@ -46,12 +52,17 @@ def qb(running: Running, monkeypatch: pytest.MonkeyPatch) -> Iterator[QuickBooks
     auth = AuthClient(CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, running.discovery_url)
     redirect = running.consent(auth.get_authorization_url([Scopes.ACCOUNTING]))
     auth.get_bearer_token(redirect["code"], realm_id=redirect["realmId"])
-    yield QuickBooks(
+    return QuickBooks(
         auth_client=auth,
         refresh_token=auth.refresh_token,
         company_id=redirect["realmId"],
         minorversion=75,
     )
+
+
+@pytest.fixture
+def qb(running: Running, monkeypatch: pytest.MonkeyPatch) -> QuickBooks:
+    return connect(running, monkeypatch)
 
 
 def new_customer(qb: QuickBooks, name: str) -> Customer:
@@ -348,6 +359,19 @@ def test_throttling_is_their_unreadable_429(running: Running, qb: QuickBooks) ->
     assert throttled.value.error_code == 10000
     assert "ThrottleExceeded" in throttled.value.message
     assert Customer.get("1", qb=qb).Id == "1"  # the next request goes through
+
+
+def test_over_the_request_limit_is_the_same_429(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not injected: the realm's own per-minute budget (3 here, 500 in QuickBooks) runs out."""
+    emulator = Emulator(emulator_config(requests_per_window=3))
+    with serve(emulator.app) as base_url:
+        qb = connect(Running(emulator, base_url), monkeypatch)
+        for _ in range(3):
+            Customer.get("1", qb=qb)
+        with pytest.raises(QuickbooksException) as throttled:
+            Customer.get("1", qb=qb)
+    assert throttled.value.error_code == 10000
+    assert "ThrottleExceeded" in throttled.value.message
 
 
 def test_an_unknown_id_is_object_not_found(qb: QuickBooks) -> None:
