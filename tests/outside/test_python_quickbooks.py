@@ -1,8 +1,9 @@
 """python-quickbooks (PyPI) against the emulator: its ordinary object API, unmodified.
 
-Only its base URL constant is pointed at the emulator. Every request goes through the library's
-own serialisation (with its defaults: empty strings, zero quantities, ...) and its own fault
-parsing, so a failure here is a place where the emulator refuses what QuickBooks accepts.
+Only its base URL constant is pointed at the emulator (and oauthlib is told, by its own switch,
+that plain http is fine on loopback). Every request goes through the library's own serialisation
+(with its defaults: empty strings, zero quantities, ...) and its own fault parsing, so a failure
+here is a place where the emulator refuses what QuickBooks accepts.
 """
 
 from __future__ import annotations
