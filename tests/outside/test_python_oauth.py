@@ -50,6 +50,18 @@ def test_a_code_is_single_use(running: Running) -> None:
     assert b"invalid_grant" in refused.value.content
 
 
+def test_a_code_is_bound_to_its_redirect_uri(running: Running) -> None:
+    client = auth_client(running)
+    redirect = running.consent(client.get_authorization_url([Scopes.ACCOUNTING]))
+    elsewhere = AuthClient(
+        CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:9/other", running.discovery_url
+    )
+    with pytest.raises(AuthClientError) as refused:
+        elsewhere.get_bearer_token(redirect["code"], realm_id=redirect["realmId"])
+    assert refused.value.status_code == 400
+    assert b"invalid_grant" in refused.value.content
+
+
 def test_refresh_rotates_and_the_superseded_token_is_refused(running: Running) -> None:
     client = connected(running)
     first_access, first_refresh = client.access_token, client.refresh_token
