@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
@@ -21,19 +21,13 @@ CLIENT_ID = "ABoutsideClientId0123456789"
 CLIENT_SECRET = "outsideClientSecret0123456789"
 # Never contacted: the authorize step's redirect is read, not followed (we are the browser).
 REDIRECT_URI = "http://127.0.0.1:9/callback"
-ACCOUNTING_OPENID = "com.intuit.quickbooks.accounting openid profile email"
 
 
 @dataclass
-class Running:
-    """An emulator serving on loopback."""
+class Loopback:
+    """An emulator's base URL, and the browser's part of the OAuth flow against it."""
 
-    emulator: Emulator
     base_url: str
-
-    @property
-    def realm_id(self) -> str:
-        return self.emulator.default_realm()
 
     @property
     def discovery_url(self) -> str:
@@ -47,18 +41,16 @@ class Running:
         assert location.startswith(REDIRECT_URI), location
         return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
-    def authorize(self, scope: str = ACCOUNTING_OPENID, state: str = "st8") -> dict[str, str]:
-        """An authorize URL as Intuit's libraries build it, consented: code, state, realmId."""
-        query = urlencode(
-            {
-                "client_id": CLIENT_ID,
-                "response_type": "code",
-                "scope": scope,
-                "redirect_uri": REDIRECT_URI,
-                "state": state,
-            }
-        )
-        return self.consent(f"{self.base_url}/connect/oauth2?{query}")
+
+@dataclass
+class Running(Loopback):
+    """An emulator served in process on loopback: its state and fault injection at hand."""
+
+    emulator: Emulator
+
+    @property
+    def realm_id(self) -> str:
+        return self.emulator.default_realm()
 
 
 def emulator_config(**overrides: object) -> EmulatorConfig:
@@ -72,4 +64,4 @@ def running() -> Iterator[Running]:
     """The emulator on a free loopback port; refresh tokens rotate on every refresh."""
     emulator = Emulator(emulator_config(rotate_refresh_after=0))
     with serve(emulator.app) as base_url:
-        yield Running(emulator, base_url)
+        yield Running(base_url, emulator)

@@ -37,6 +37,7 @@ from tests.outside.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,
+    Loopback,
     Running,
     emulator_config,
 )
@@ -44,7 +45,7 @@ from tests.outside.conftest import (
 SERVICES = "1"  # the demo company's "Services" item
 
 
-def connect(running: Running, monkeypatch: pytest.MonkeyPatch) -> QuickBooks:
+def connect(running: Loopback, monkeypatch: pytest.MonkeyPatch) -> QuickBooks:
     """A QuickBooks client as its README builds one, connected through the OAuth code flow."""
     monkeypatch.setattr(QuickBooks, "api_url_v3", f"{running.base_url}/v3")
     # requests-oauthlib refuses plain http unless told this is a local test (oauthlib's own
@@ -366,7 +367,7 @@ def test_over_the_request_limit_is_the_same_429(monkeypatch: pytest.MonkeyPatch)
     """Not injected: the realm's own per-minute budget (3 here, 500 in QuickBooks) runs out."""
     emulator = Emulator(emulator_config(requests_per_window=3))
     with serve(emulator.app) as base_url:
-        qb = connect(Running(emulator, base_url), monkeypatch)
+        qb = connect(Loopback(base_url), monkeypatch)
         for _ in range(3):
             Customer.get("1", qb=qb)
         with pytest.raises(QuickbooksException) as throttled:
