@@ -74,7 +74,8 @@ async function step(name, body) {
 
 function describe(error) {
   if (error && error.response) {
-    return { status: error.response.status, data: error.response.data, message: String(error.message) };
+    const { status, data } = error.response;
+    return { status, data, message: String(error.message) };
   }
   if (error && error.Fault) return { fault: error.Fault };
   if (error instanceof Error) {

@@ -6,7 +6,8 @@
 const { OAuthClient, base, connect, chaos, step, finish, oauthClient } = require('./common');
 
 async function main() {
-  const scope = [OAuthClient.scopes.Accounting, OAuthClient.scopes.OpenId, OAuthClient.scopes.Email];
+  const { Accounting, OpenId, Email } = OAuthClient.scopes;
+  const scope = [Accounting, OpenId, Email];
   let client;
   let realmId;
   let firstRefresh;
@@ -84,8 +85,9 @@ async function main() {
   });
 
   await step('hard_expiry', async () => {
-    // The library's opt-in for the grant's 5-year hard limit (x-include-refresh-token-hard-expires-in).
-    const connected = await connect([OAuthClient.scopes.Accounting], { includeRefreshTokenHardExpiresIn: true });
+    // The library's opt-in for the grant's 5-year hard limit
+    // (x-include-refresh-token-hard-expires-in: true on token requests).
+    const connected = await connect([Accounting], { includeRefreshTokenHardExpiresIn: true });
     const created = connected.client.getToken().x_refresh_token_hard_expires_in;
     await connected.client.refresh();
     return { created, refreshed: connected.client.getToken().x_refresh_token_hard_expires_in };

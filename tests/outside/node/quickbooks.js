@@ -4,7 +4,9 @@
 'use strict';
 
 const QuickBooks = require('node-quickbooks');
-const { OAuthClient, base, clientId, clientSecret, connect, chaos, step, finish } = require('./common');
+const {
+  OAuthClient, base, clientId, clientSecret, connect, chaos, step, finish,
+} = require('./common');
 
 // node-quickbooks' base URL constants (the API, and the token and revoke endpoints it calls).
 QuickBooks.V3_ENDPOINT_BASE_URL = `${base}/v3/company/`;
@@ -81,8 +83,9 @@ async function main() {
 
   await step('request_id', async () => {
     // node-quickbooks sends entity.requestId as ?requestid=: a retry must not write twice.
-    const first = await must(qbo, 'createCustomer', { DisplayName: 'Node Request Id', requestId: 'outside-node-1' });
-    const retry = await must(qbo, 'createCustomer', { DisplayName: 'Node Request Id', requestId: 'outside-node-1' });
+    const body = () => ({ DisplayName: 'Node Request Id', requestId: 'outside-node-1' });
+    const first = await must(qbo, 'createCustomer', body());
+    const retry = await must(qbo, 'createCustomer', body());
     const found = await must(qbo, 'findCustomers', { DisplayName: 'Node Request Id' });
     return { same: first.Id === retry.Id, count: found.QueryResponse.Customer.length };
   });
@@ -116,7 +119,8 @@ async function main() {
     ]));
     // fetchAll pages with STARTPOSITION/MAXRESULTS until a short page.
     const fetched = ids(await must(qbo, 'findCustomers', [
-      { field: 'asc', value: 'Id' }, { field: 'limit', value: 4 }, { field: 'fetchAll', value: true },
+      { field: 'asc', value: 'Id' }, { field: 'limit', value: 4 },
+      { field: 'fetchAll', value: true },
     ]));
     return { all, page2, fetched };
   });
@@ -132,7 +136,8 @@ async function main() {
 
   await step('stale_sync_token', async () => {
     const created = await newCustomer('Node Stale Token');
-    await must(qbo, 'updateCustomer', { Id: created.Id, SyncToken: created.SyncToken, Notes: 'first' });
+    const { Id, SyncToken } = created;
+    await must(qbo, 'updateCustomer', { Id, SyncToken, Notes: 'first' });
     const fault = await failing(qbo, 'updateCustomer', {
       Id: created.Id, SyncToken: created.SyncToken, Notes: 'second',
     });
@@ -197,8 +202,9 @@ async function main() {
   await step('delete_invoice', async () => {
     const customer = await newCustomer('Node Delete Invoice');
     const invoice = await newInvoice(customer, 70);
-    const answer = await must(qbo, 'deleteInvoice', { Id: invoice.Id, SyncToken: invoice.SyncToken });
-    return { status: answer.Invoice.status, read_after: await failing(qbo, 'getInvoice', invoice.Id) };
+    const { Id, SyncToken } = invoice;
+    const answer = await must(qbo, 'deleteInvoice', { Id, SyncToken });
+    return { status: answer.Invoice.status, read_after: await failing(qbo, 'getInvoice', Id) };
   });
 
   await step('batch', async () => {
@@ -210,7 +216,11 @@ async function main() {
     const byId = Object.fromEntries(created.BatchItemResponse.map((r) => [r.bId, r]));
     const one = byId.c1.Customer;
     const updated = await must(qbo, 'batch', [
-      { bId: 'u1', operation: 'update', Customer: { Id: one.Id, SyncToken: one.SyncToken, sparse: true, CompanyName: 'Batched Ltd' } },
+      {
+        bId: 'u1',
+        operation: 'update',
+        Customer: { Id: one.Id, SyncToken: one.SyncToken, sparse: true, CompanyName: 'Batched Ltd' },
+      },
     ]);
     const invoice = await newInvoice(one, 15);
     const deleted = await must(qbo, 'batch', [
@@ -218,10 +228,11 @@ async function main() {
       { bId: 'q1', Query: "select * from Customer where DisplayName = 'Node Batch 2'" },
     ]);
     const deletes = Object.fromEntries(deleted.BatchItemResponse.map((r) => [r.bId, r]));
+    const changed = updated.BatchItemResponse[0].Customer;
     return {
-      created: [byId.c1.Customer && byId.c1.Customer.DisplayName, byId.c2.Customer && byId.c2.Customer.DisplayName],
+      created: ['c1', 'c2'].map((b) => byId[b].Customer && byId[b].Customer.DisplayName),
       duplicate: byId.c3.Fault && byId.c3.Fault.Error[0].code,
-      updated: updated.BatchItemResponse[0].Customer && [updated.BatchItemResponse[0].Customer.CompanyName, updated.BatchItemResponse[0].Customer.SyncToken],
+      updated: changed && [changed.CompanyName, changed.SyncToken],
       deleted: deletes.d1.Invoice && deletes.d1.Invoice.status,
       queried: (deletes.q1.QueryResponse.Customer || []).map((c) => c.DisplayName),
       read_after: await failing(qbo, 'getInvoice', invoice.Id),
@@ -259,7 +270,9 @@ async function main() {
     const oldRefresh = qbo.refreshToken;
     await must(qbo, 'refreshAccessToken');
     const read = await must(qbo, 'getCustomer', '1');
-    return { new_access: qbo.token !== oldAccess, rotated: qbo.refreshToken !== oldRefresh, read: read.Id };
+    return {
+      new_access: qbo.token !== oldAccess, rotated: qbo.refreshToken !== oldRefresh, read: read.Id,
+    };
   });
 
   await step('revoke', async () => {
