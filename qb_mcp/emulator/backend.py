@@ -3,7 +3,7 @@
 Entry points take untrusted input and raise nothing but `QBOFault`. Each write runs in a `Tx`
 (see realms.py) and is committed only once it fully succeeded, then announced to the listeners.
 Entity rules live in names.py (Customer, Item, CompanyInfo) and sales.py (Estimate, Invoice,
-Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
+SalesReceipt, Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ log = logging.getLogger(__name__)
 Operation = Literal["create", "update", "delete", "void"]
 ENTITIES = {
     name.lower(): name
-    for name in ("CompanyInfo", "Customer", "Item", "Estimate", "Invoice", "Payment")
+    for name in (
+        "CompanyInfo",
+        "Customer",
+        "Item",
+        "Estimate",
+        "Invoice",
+        "Payment",
+        "SalesReceipt",
+    )
 }
 _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Customer": (f.CUSTOMER, f.CUSTOMER_READ_ONLY),
@@ -36,15 +44,16 @@ _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Estimate": (f.ESTIMATE, f.ESTIMATE_READ_ONLY),
     "Invoice": (f.INVOICE, f.INVOICE_READ_ONLY),
     "Payment": (f.PAYMENT, f.PAYMENT_READ_ONLY),
+    "SalesReceipt": (f.SALES_RECEIPT, f.SALES_RECEIPT_READ_ONLY),
 }
-_TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment"})
+_TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
 # QuickBooks has two void forms (Intuit's API reference, entity pages "Void a ..."): an Invoice is
-# voided with `?operation=void`; a Payment (and SalesReceipt and BillPayment, not emulated) with a
+# voided with `?operation=void`; a Payment or SalesReceipt (and BillPayment, not emulated) with a
 # sparse update `?operation=update&include=void` (batch: operation "update", optionsData "void").
 # Intuit's PHP SDK special-cases exactly these in CoreConstants (PAYMENTCLASSNAME,
 # VOID_QUERYPARAMETER_PAYMENT); QuickBooks-V3-PHP-SDK#357 and #479 show the other form failing.
 _VOID_BY_OPERATION = frozenset({"Invoice"})
-_VOID_BY_UPDATE = frozenset({"Payment"})
+_VOID_BY_UPDATE = frozenset({"Payment", "SalesReceipt"})
 SNAPSHOT_VERSION = 1
 
 
@@ -164,7 +173,7 @@ class Backend:
         """Create, update (full or sparse), delete or void; returns the answer without "time".
 
         `include` is the REST `include` parameter (the batch item's `optionsData`): "void" turns
-        an update of a Payment into its void. Other values (allowduplicatedocnum,
+        an update of a Payment or SalesReceipt into its void. Other values (allowduplicatedocnum,
         enhancedAllCustomFields, ...) change nothing here.
         """
         realm = self._realm(realm_id)
@@ -266,7 +275,7 @@ class Backend:
         self, tx: Tx, name: str, body: Mapping[str, Any], *, note: str | None = None
     ) -> dict[str, Any]:
         if name not in _VOID_BY_OPERATION | _VOID_BY_UPDATE:
-            # QuickBooks voids Invoice and Payment (not estimates, not name lists).
+            # QuickBooks voids Invoice, Payment and SalesReceipt (not estimates, not name lists).
             raise unsupported_operation(f"Operation Void is not supported for {name}.")
         old = self._current(tx, name, body)
         obj = tx.for_update(name, old["Id"])
@@ -278,8 +287,9 @@ class Backend:
             f"Voided - {note}" if note and not note.startswith("Voided") else (note or "Voided")
         )
         obj["TotalAmt"] = sales.ZERO
-        if name == "Invoice":
-            self._detach_payments(tx, old["Id"])
+        if name in ("Invoice", "SalesReceipt"):
+            if name == "Invoice":
+                self._detach_payments(tx, old["Id"])
             for line in obj["Line"]:
                 if "Amount" in line:
                     line["Amount"] = sales.ZERO
@@ -288,7 +298,8 @@ class Backend:
                     detail["Qty"] = sales.ZERO
                     detail.pop("UnitPrice", None)
             obj["Balance"] = sales.ZERO
-            obj["Deposit"] = sales.ZERO
+            if name == "Invoice":
+                obj["Deposit"] = sales.ZERO
             obj["LinkedTxn"] = []  # as QuickBooks' void sample shows; frees the estimate
         else:
             obj["Line"] = []

@@ -40,7 +40,6 @@ _KNOWN_ELSEWHERE = frozenset(
         "Bill",
         "BillPayment",
         "CreditMemo",
-        "SalesReceipt",
         "RefundReceipt",
         "Purchase",
         "PurchaseOrder",

@@ -308,6 +308,23 @@ INVOICE_READ_ONLY = COMMON_READ_ONLY | {
     "InvoiceLink",
 }
 
+# A sale paid at once (Intuit's SalesReceipt reference): the sales properties and how it was paid.
+SALES_RECEIPT: dict[str, Parser] = {
+    **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
+    "PaymentMethodRef": ref,
+    "PaymentRefNum": string(21),
+    "DepositToAccountRef": ref,
+    "CreditCardPayment": plain_object,
+}
+SALES_RECEIPT_READ_ONLY = COMMON_READ_ONLY | {
+    "TotalAmt",
+    "HomeTotalAmt",
+    "Balance",
+    "HomeBalance",
+    "LinkedTxn",
+    "Line",
+}
+
 PAYMENT: dict[str, Parser] = {
     "CustomerRef": ref,
     "TotalAmt": money,

@@ -1,4 +1,4 @@
-"""Business rules of the sales transactions: Estimate, Invoice and Payment.
+"""Business rules of the sales transactions: Estimate, Invoice, SalesReceipt and Payment.
 
 Money is Decimal, rounded half-up to cents. Derived values are never taken from a request body:
 line Amounts are checked against Qty x UnitPrice, TotalAmt is the sum of the sales lines,
@@ -204,7 +204,7 @@ def _estimate_links(raw: Any) -> list[str]:
 def sales(
     tx: Tx, entity: str, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None
 ) -> Obj:
-    """The stored Estimate or Invoice for cleaned `props` and the body's Line/LinkedTxn."""
+    """The stored Estimate, Invoice or SalesReceipt for cleaned `props` and the body's lines."""
     if "CustomerRef" not in props:
         raise v.required("CustomerRef")
     customer = active_customer(tx, props["CustomerRef"])
@@ -275,6 +275,11 @@ def sales(
             )
         out.setdefault("TxnStatus", "Pending")
         out["LinkedTxn"] = list(old["LinkedTxn"]) if old else []
+        return out
+    if entity == "SalesReceipt":
+        # Paid in full when made: nothing is owed and nothing links to it (SalesReceipt reference).
+        out["Balance"] = ZERO
+        out["LinkedTxn"] = []
         return out
     deposit = out.setdefault("Deposit", ZERO)
     if deposit < 0 or deposit > total:

@@ -704,3 +704,71 @@ def test_unreasonable_numbers_are_2010(backend: Backend, bad: Any) -> None:
 
 def test_txn_date_at_the_end_of_time_is_refused(backend: Backend) -> None:
     assert code(fault(invoice, backend, 1, TxnDate="9999-12-31")) == "2010"
+
+
+# sales receipts (voided like payments: issue 9, item 1)
+
+
+def receipt(backend: Backend, *amounts: Any, **extra: Any) -> dict[str, Any]:
+    body = {"CustomerRef": {"value": "1"}, "Line": [line(a) for a in amounts], **extra}
+    return dict(backend.write(R, "salesreceipt", body)["SalesReceipt"])
+
+
+def test_a_sales_receipt_is_paid_in_full_and_owes_nothing(backend: Backend) -> None:
+    made = receipt(backend, 40, 2.5, PaymentRefNum="1234")
+    assert made["TotalAmt"] == D("42.50") and made["Balance"] == D("0.00")
+    assert made["DocNumber"] and made["TxnDate"] and "DueDate" not in made
+    assert balance(backend) == D("0.00")  # a receipt is not receivable
+
+
+def test_python_quickbooks_default_sales_receipt_saves(backend: Backend) -> None:
+    # python-quickbooks 0.9.12's SalesReceipt() defaults, with one line added.
+    body = {
+        "ApplyTaxAfterDiscount": False,
+        "Balance": 0,
+        "CustomField": [],
+        "CustomerRef": {"value": "1"},
+        "DocNumber": "",
+        "EmailStatus": "NotSet",
+        "ExchangeRate": 1,
+        "GlobalTaxCalculation": "TaxExcluded",
+        "Line": [line(15, 0, 0)],
+        "LinkedTxn": [],
+        "PaymentRefNum": "",
+        "PrintStatus": "NotSet",
+        "PrivateNote": "",
+        "ShipDate": "",
+        "SyncToken": 0,
+        "TotalAmt": 0,
+        "TrackingNum": "",
+        "TxnDate": "",
+        "domain": "QBO",
+        "sparse": False,
+    }
+    made = backend.write(R, "salesreceipt", body)["SalesReceipt"]
+    assert made["TotalAmt"] == D("15.00") and made["DocNumber"]
+
+
+def test_a_sales_receipt_is_voided_by_update_with_include_void(backend: Backend) -> None:
+    # Intuit's SalesReceipt reference, "Void a salesreceipt"; QuickBooks-V3-PHP-SDK#357.
+    made = receipt(backend, 40)
+    body = {"Id": made["Id"], "SyncToken": made["SyncToken"], "sparse": True}
+    voided = backend.write(R, "salesreceipt", body, "update", include="void")["SalesReceipt"]
+    assert voided["TotalAmt"] == 0 and voided["PrivateNote"] == "Voided"
+    assert all(ln["Amount"] == 0 for ln in voided["Line"]) and voided["SyncToken"] == "1"
+
+
+def test_sales_receipt_operation_void_is_refused_and_changes_nothing(backend: Backend) -> None:
+    made = receipt(backend, 40)
+    before = backend.snapshot()
+    refused = fault(backend.write, R, "salesreceipt", {"Id": made["Id"], "SyncToken": "0"}, "void")
+    assert code(refused) == "500" and "include=void" in refused.errors[0].detail
+    assert backend.snapshot() == before
+
+
+def test_sales_receipts_are_queried_and_deleted(backend: Backend) -> None:
+    made = receipt(backend, 40)
+    rows = backend.query(R, f"select * from SalesReceipt where DocNumber = '{made['DocNumber']}'")
+    assert [r["Id"] for r in rows["QueryResponse"]["SalesReceipt"]] == [made["Id"]]
+    body = {"Id": made["Id"], "SyncToken": "0"}
+    assert backend.write(R, "salesreceipt", body, "delete")["SalesReceipt"]["status"] == "Deleted"

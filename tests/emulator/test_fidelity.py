@@ -118,6 +118,35 @@ async def test_invoice_is_still_voided_with_operation_void(
     assert answer["Invoice"]["TotalAmt"] == 0 and answer["Invoice"]["Balance"] == 0
 
 
+async def test_sales_receipt_is_voided_like_a_payment(
+    client: httpx2.AsyncClient, base: str, emulator: Emulator
+) -> None:
+    # Intuit's SalesReceipt reference, "Void a salesreceipt"; QuickBooks-V3-PHP-SDK#357.
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": 25,
+        "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
+    }
+    made = (
+        await ok(
+            await client.post(
+                f"{base}/salesreceipt", json={"CustomerRef": {"value": "1"}, "Line": [line]}
+            )
+        )
+    )["SalesReceipt"]
+    stub = {"Id": made["Id"], "SyncToken": made["SyncToken"]}
+    before = state_of(emulator)
+    refused = await client.post(f"{base}/salesreceipt?operation=void", json=stub)
+    assert refused.status_code == 400 and fault_code(refused) == "500"
+    assert state_of(emulator) == before
+    voided = await ok(
+        await client.post(
+            f"{base}/salesreceipt?operation=update&include=void", json={**stub, "sparse": True}
+        )
+    )
+    assert voided["SalesReceipt"]["TotalAmt"] == 0
+
+
 # ---- 2, 3, 4, 6: the bodies and queries python-quickbooks sends ---------------------------------
 
 

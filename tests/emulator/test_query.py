@@ -283,7 +283,15 @@ def test_object_without_the_property_matches_no_condition_on_it() -> None:
 
 
 def test_queryable_lists_follow_intuits_reference() -> None:
-    assert set(QUERYABLE) == {"CompanyInfo", "Customer", "Item", "Estimate", "Invoice", "Payment"}
+    assert set(QUERYABLE) == {
+        "CompanyInfo",
+        "Customer",
+        "Item",
+        "Estimate",
+        "Invoice",
+        "Payment",
+        "SalesReceipt",
+    }
     assert {"DisplayName", "PrimaryEmailAddr", "Active", "Balance", "MetaData.LastUpdatedTime"} <= (
         QUERYABLE["Customer"]
     )
