@@ -198,6 +198,11 @@ def test_delete_payment(qbo: Results) -> None:
     assert got["invoice_balance"] == 80
 
 
+def test_void_sales_receipt(qbo: Results) -> None:
+    got = ok(qbo, "void_sales_receipt")
+    assert got["total_before"] == 45 and got["total"] == 0 and "Voided" in got["note"]
+
+
 def test_void_invoice(qbo: Results) -> None:
     got = ok(qbo, "void_invoice")
     assert got["total"] == 0 and got["balance"] == 0 and "Voided" in got["note"]

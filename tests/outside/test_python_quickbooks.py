@@ -30,6 +30,7 @@ from quickbooks.objects.estimate import Estimate
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 from quickbooks.objects.payment import Payment, PaymentLine
+from quickbooks.objects.salesreceipt import SalesReceipt
 
 from qb_mcp.emulator import Emulator
 from tests.auth.live import serve
@@ -264,6 +265,19 @@ def test_payment_delete_restores_the_invoice_balance(qb: QuickBooks) -> None:
     with pytest.raises(ObjectNotFoundException):
         Payment.get(payment.Id, qb=qb)
     assert Decimal(str(Invoice.get(invoice.Id, qb=qb).Balance)) == 80
+
+
+def test_sales_receipt_void_zeroes_it(qb: QuickBooks) -> None:
+    customer = new_customer(qb, "Sales Receipt Python")
+    receipt = SalesReceipt()
+    receipt.CustomerRef = customer.to_ref()
+    receipt.Line = [service_line(45)]
+    receipt = receipt.save(qb=qb)
+    assert Decimal(str(receipt.TotalAmt)) == 45
+    receipt.void(qb=qb)  # POST salesreceipt?operation=update&include=void, sparse
+    voided = SalesReceipt.get(receipt.Id, qb=qb)
+    assert Decimal(str(voided.TotalAmt)) == 0
+    assert "Voided" in voided.PrivateNote
 
 
 def test_invoice_void_zeroes_it(qb: QuickBooks) -> None:

@@ -191,6 +191,18 @@ async function main() {
     };
   });
 
+  await step('void_sales_receipt', async () => {
+    const customer = await newCustomer('Node Sales Receipt');
+    const receipt = await must(qbo, 'createSalesReceipt', {
+      CustomerRef: { value: customer.Id }, Line: [line(45, 1)],
+    });
+    // module.update turns `void: true` into ?operation=update&include=void, as for voidPayment.
+    const { Id, SyncToken } = receipt;
+    await must(qbo, 'updateSalesReceipt', { Id, SyncToken, void: true });
+    const voided = await must(qbo, 'getSalesReceipt', Id);
+    return { total_before: receipt.TotalAmt, total: voided.TotalAmt, note: voided.PrivateNote };
+  });
+
   await step('void_invoice', async () => {
     const customer = await newCustomer('Node Void Invoice');
     const invoice = await newInvoice(customer, 90);
@@ -219,7 +231,9 @@ async function main() {
       {
         bId: 'u1',
         operation: 'update',
-        Customer: { Id: one.Id, SyncToken: one.SyncToken, sparse: true, CompanyName: 'Batched Ltd' },
+        Customer: {
+          Id: one.Id, SyncToken: one.SyncToken, sparse: true, CompanyName: 'Batched Ltd',
+        },
       },
     ]);
     const invoice = await newInvoice(one, 15);
