@@ -222,6 +222,12 @@ def test_batch_create_update_delete_query(qbo: Results) -> None:
     assert got["queried"] == ["Node Batch 2"]
 
 
+def test_batch_void_of_a_payment(qbo: Results) -> None:
+    got = ok(qbo, "batch_void_payment")
+    assert got["fault"] is None
+    assert got["payment_total"] == 0 and got["invoice_balance"] == 30
+
+
 def test_change_data_capture(qbo: Results) -> None:
     assert ok(qbo, "cdc")["found"]
 

@@ -253,6 +253,26 @@ async function main() {
     };
   });
 
+  await step('batch_void_payment', async () => {
+    // A Payment's void in a batch: operation update with optionsData "void" (the include=void of
+    // the REST form), as node-quickbooks users send it (mcohen01/node-quickbooks#150).
+    const customer = await newCustomer('Node Batch Void');
+    const invoice = await newInvoice(customer, 30);
+    const payment = await pay(customer, invoice, 30);
+    const { Id, SyncToken } = payment;
+    const answer = await must(qbo, 'batch', [
+      {
+        bId: 'v1', operation: 'update', optionsData: 'void', Payment: { Id, SyncToken, sparse: true },
+      },
+    ]);
+    const item = answer.BatchItemResponse[0];
+    return {
+      fault: item.Fault || null,
+      payment_total: (await must(qbo, 'getPayment', Id)).TotalAmt,
+      invoice_balance: (await must(qbo, 'getInvoice', invoice.Id)).Balance,
+    };
+  });
+
   await step('cdc', async () => {
     const since = new Date(Date.now() - 5 * 60 * 1000);
     const customer = await newCustomer('Node CDC');
