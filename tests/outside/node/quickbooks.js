@@ -262,7 +262,10 @@ async function main() {
     const { Id, SyncToken } = payment;
     const answer = await must(qbo, 'batch', [
       {
-        bId: 'v1', operation: 'update', optionsData: 'void', Payment: { Id, SyncToken, sparse: true },
+        bId: 'v1',
+        operation: 'update',
+        optionsData: 'void',
+        Payment: { Id, SyncToken, sparse: true },
       },
     ]);
     const item = answer.BatchItemResponse[0];
