@@ -48,7 +48,7 @@ from qb_mcp.tools.base import (
     Connected,
     ObservingTransport,
     build_tools,
-    hide_writes_from_readers,
+    caller_policy,
 )
 
 if TYPE_CHECKING:
@@ -124,8 +124,9 @@ def build_server(
         log_level=settings.log_level,  # type: ignore[arg-type]
         subscriptions=publisher.bus,
     )
-    # Over HTTP a read-only token sees no write tools (qb_mcp.callers).
-    server.middleware.append(hide_writes_from_readers(specs))
+    # Over HTTP: a read-only token sees no write tools; a token limited to other companies reads
+    # no resources (qb_mcp.callers).
+    server.middleware.append(caller_policy(specs))
     publisher.install(server)
     _add_resources(server, box)
     _add_prompts(server)

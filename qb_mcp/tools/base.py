@@ -58,7 +58,13 @@ from mcp.server.mcpserver.resolve import (
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import (
+    INVALID_REQUEST,
+    CallToolResult,
+    InputRequiredResult,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
@@ -476,23 +482,46 @@ def build_tools(specs: list[ToolSpec]) -> list[Tool]:
     return [spec.to_tool(shipped.get(spec.name)) for spec in specs]
 
 
-def hide_writes_from_readers(specs: list[ToolSpec]) -> Any:
-    """Server middleware: a caller that may not write gets `tools/list` without the write tools
-    (`check_caller` refuses their calls too, should one be made anyway)."""
+def caller_policy(specs: list[ToolSpec]) -> Any:
+    """Server middleware for authenticated callers (HTTP): `tools/list` without the write tools
+    for a caller that may not write, and resources refused to a caller limited to other
+    companies. (Tool calls are checked by `run_tool`, in `check_caller`.)"""
     writes = frozenset(spec.name for spec in specs if not spec.read_only)
 
     async def middleware(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        result = await call_next(ctx)
-        if ctx.method != "tools/list" or not writes:
-            return result
+        if ctx.method not in _POLICED:
+            return await call_next(ctx)
         caller = current_caller(ctx.request)
-        if caller is None or caller.may_write:
+        if caller is not None and ctx.method != "tools/list" and caller.companies is not None:
+            state: AppState = ctx.lifespan_context
+            realm_id = await served_realm(state)
+            if not caller.may_use(realm_id):
+                raise MCPError(
+                    code=INVALID_REQUEST,
+                    message=f"the token {caller.name!r} is limited to "
+                    f"{', '.join(caller.companies)}; this server serves company "
+                    f"{realm_id or '(none)'}",
+                )
+        result = await call_next(ctx)
+        if ctx.method != "tools/list" or caller is None or caller.may_write:
             return result
         if isinstance(result, dict) and isinstance(result.get("tools"), list):
             result["tools"] = [tool for tool in result["tools"] if tool.get("name") not in writes]
         return result
 
     return middleware
+
+
+_POLICED = frozenset({"tools/list", "resources/read", "resources/subscribe"})
+
+
+async def served_realm(state: AppState) -> str | None:
+    """The realm the server works on (opening the demo company, whose realm is known only
+    then); None when no company is served."""
+    if state.realm_id is None:
+        with contextlib.suppress(QbMcpError):
+            await state.qbo()
+    return state.realm_id
 
 
 def _entry_point(
@@ -570,14 +599,12 @@ async def check_caller(spec: ToolSpec, state: AppState, caller: Caller) -> None:
             "written to QuickBooks."
         )
     if caller.companies is not None:
-        if state.realm_id is None:
-            with contextlib.suppress(QbMcpError):
-                await state.qbo()  # the demo company's realm is known once it is opened
-        if not caller.may_use(state.realm_id):
+        realm_id = await served_realm(state)
+        if not caller.may_use(realm_id):
             raise ToolError(
                 f"{spec.name} was not run: the token {caller.name!r} is limited to "
                 f"{', '.join(caller.companies)}, and this server serves company "
-                f"{state.realm_id or '(none)'}. Nothing was sent to QuickBooks."
+                f"{realm_id or '(none)'}. Nothing was sent to QuickBooks."
             )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from mcp import MCPError
 
 from qb_mcp.auth.bearer import new_token
 from qb_mcp.cli import main
@@ -225,8 +226,19 @@ async def test_a_token_limited_to_another_company_reaches_nothing(home: Path) ->
     token = await add_token(home, "other-books", "write", ("4620816365212345",))
     async with serve_http(settings_for(home)) as base, client(base, token) as mcp:
         refused = await mcp.call_tool("find_customer", {"name": "Amy"})
+        with pytest.raises(MCPError, match="limited to 4620816365212345"):
+            await mcp.read_resource("qbo://company")
     assert refused.is_error
     assert "limited to 4620816365212345" in error_text(refused)
+
+
+async def test_a_token_limited_to_the_served_company_reaches_it(home: Path) -> None:
+    token = await add_token(home, "demo-books", "read", (DEMO_REALM_ID,))
+    async with serve_http(settings_for(home)) as base, client(base, token) as mcp:
+        found = await mcp.call_tool("find_customer", {"name": "Amy"})
+        company = await mcp.read_resource("qbo://company")
+    assert not found.is_error
+    assert DEMO_REALM_ID in company.contents[0].text  # type: ignore[union-attr]
 
 
 # ---- Host and Origin checks ------------------------------------------------------------------
