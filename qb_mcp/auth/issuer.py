@@ -124,14 +124,16 @@ class IssuerVerifier(TokenVerifier):
                 try:
                     await self._fetch_keys()
                 except (httpx2.HTTPError, ValueError, jwt.PyJWTError) as exc:
+                    # The keys already known stay in use (an identity provider that is down
+                    # for a while should not lock everyone out); with none, JWTs are refused.
                     log.warning(
-                        "could not read the signing keys of %s (%s): bearer JWTs are refused "
-                        "until it answers",
+                        "could not read the signing keys of %s (%s); %s",
                         self.issuer,
                         exc,
+                        "keeping the keys read before"
+                        if self._keys
+                        else "bearer JWTs are refused until it answers",
                     )
-                    if stale:
-                        return None
                 finally:
                     self._fetched_at = now
         if kid is None and len(self._keys) == 1:

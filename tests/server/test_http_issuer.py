@@ -69,6 +69,7 @@ class Issuer:
     url: str = ""
     keys: list[Key] = field(default_factory=list)
     jwks_fetches: int = 0
+    down: bool = False  # its JWKS answers 503
 
     def token(self, key: Key | None = None, **claims: Any) -> str:
         key = key or self.keys[0]
@@ -102,6 +103,8 @@ async def fake_issuer() -> AsyncIterator[Issuer]:
 
     async def jwks(_request: Request) -> JSONResponse:
         issuer.jwks_fetches += 1
+        if issuer.down:
+            return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         return JSONResponse({"keys": [key.jwk() for key in issuer.keys]})
 
     app = Starlette(
@@ -276,3 +279,22 @@ async def test_an_issuer_whose_discovery_names_another_issuer_is_not_trusted(
         answer = await post(base, issuer.token(iss=issuer.url + "/"))
     assert answer.status_code == 401
     assert issuer.jwks_fetches == 0
+
+
+async def test_an_unreachable_issuer_refuses_jwts_until_it_answers_then_its_keys_are_kept(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    clock = FakeClock()
+    issuer.down = True
+    async with serve_http(settings_for(tmp_path, issuer), clock=clock) as base:
+        while_down = await post(base, issuer.token())
+        issuer.down = False
+        clock.advance(31)
+        back = await post(base, issuer.token())
+        issuer.down = True
+        clock.advance(4000)  # the JWKS is stale and cannot be read again: the known keys serve
+        down_again = await post(base, issuer.token())
+    assert while_down.status_code == 401
+    assert back.status_code == 200
+    assert down_again.status_code == 200
+    assert issuer.jwks_fetches == 3
