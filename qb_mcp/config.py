@@ -206,10 +206,12 @@ def _check_url(name: str, value: str) -> None:
 
 def configure_logging(level: str) -> None:
     """Logs go to stderr only: on stdio, stdout carries MCP messages and nothing else."""
+    # The level sits on the handler too: an MCP client that asks for debug logs lowers the
+    # `qb_mcp` loggers' level (server_logging), and stderr must not get louder for it.
+    stderr = logging.StreamHandler()  # sys.stderr
+    stderr.setLevel(level)
     logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=None,  # basicConfig's default stream is sys.stderr
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[stderr]
     )
     # aiosqlite logs every statement with its parameters at DEBUG: encrypted tokens, ledger
     # bodies. Useless for users and one careless column away from a leak, so it stays quiet.

@@ -31,17 +31,21 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import GetPromptResult, InputRequiredResult
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from qb_mcp import __version__
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, QbMcpError, ReauthorizationRequiredError
-from qb_mcp.prompts import load, prompt_text
 from qb_mcp.server_events import EventFollower, EventPublisher
+from qb_mcp.server_logging import install_logging
+from qb_mcp.server_prompts import add_completions, build_prompts, check_prompt_request
 from qb_mcp.store import audit, connections, open_database
 from qb_mcp.store.connections import ConnectionRow
+from qb_mcp.texts import load
 from qb_mcp.tools import all_specs
 from qb_mcp.tools.base import AppState, Connected, ObservingTransport, build_tools
 
@@ -60,6 +64,21 @@ log = logging.getLogger("qb_mcp.server")
 SERVER_NAME = "qb-mcp"
 EMULATOR_STATE_FILE = "emulator-state.json"
 EMULATOR_BASE_URL = "http://emulator"
+
+
+class QbMcpServer(MCPServer[AppState]):
+    """The SDK's server, with a bad `prompts/get` answered as invalid params (-32602)."""
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[AppState, Any] | None = None,
+    ) -> GetPromptResult | InputRequiredResult:
+        # The SDK turns both mistakes into a ValueError: JSON-RPC error 0 (or -32603 "Internal
+        # server error" on newer connections) and a traceback in the log, as if it were a bug.
+        check_prompt_request(self._prompt_manager.list_prompts(), name, arguments)
+        return await super().get_prompt(name, arguments, context)
 
 
 def build_server(
@@ -108,7 +127,7 @@ def build_server(
                 box.states.remove(state)
                 box.on_stored.remove(on_stored)
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = QbMcpServer(
         SERVER_NAME,
         version=__version__,
         instructions=load("instructions.md"),
@@ -119,7 +138,17 @@ def build_server(
     )
     publisher.install(server)
     _add_resources(server, box)
-    _add_prompts(server)
+    for prompt in build_prompts():
+        server.add_prompt(prompt)
+    add_completions(server, box.get)
+    install_logging(
+        server,
+        secrets=(
+            settings.client_secret or "",
+            settings.webhook_verifier_token or "",
+            *(key.hex() for key in settings.token_keys),
+        ),
+    )
 
     @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
     async def healthz(_request: Request) -> Response:
@@ -536,39 +565,6 @@ async def read_event(state: AppState, event_id: str) -> str:
         except QbMcpError as exc:
             answer["details_error"] = f"{type(exc).__name__}: {exc}"
     return wire.encode(answer).decode()
-
-
-def _add_prompts(server: MCPServer[AppState]) -> None:
-    from string import Template
-
-    quote = prompt_text("quote_to_cash")
-
-    @server.prompt(name="quote_to_cash", title="Quote to cash", description=quote.description)
-    def quote_to_cash(customer: str, work: str, amount_paid: str = "") -> str:
-        paid = amount_paid.strip() or "nothing yet (stop after the invoice)"
-        return Template(quote.template).safe_substitute(customer=customer, work=work, paid=paid)
-
-    collect = prompt_text("collect_payment")
-
-    @server.prompt(
-        name="collect_payment", title="Collect a payment", description=collect.description
-    )
-    def collect_payment(customer: str, amount: str, reference: str = "") -> str:
-        return Template(collect.template).safe_substitute(
-            customer=customer, amount=amount, reference=reference.strip() or "(none given)"
-        )
-
-    debug = prompt_text("debug_integration")
-
-    @server.prompt(
-        name="debug_integration",
-        title="Debug a QuickBooks integration",
-        description=debug.description,
-    )
-    def debug_integration(error: str, context: str = "") -> str:
-        return Template(debug.template).safe_substitute(
-            error=error, context=context.strip() or "(none given)"
-        )
 
 
 # ---- qb-mcp serve ---------------------------------------------------------------------------------

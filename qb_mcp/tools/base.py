@@ -331,7 +331,10 @@ SCHEMA_SOURCES = (
 
 
 def sources_fingerprint() -> str:
-    """A hash of the model sources (a few hundred kilobytes: about a millisecond)."""
+    """A hash of the model sources and the tool descriptions (prompts/tools/, where the
+    published tools' text lives), a few hundred kilobytes: about a millisecond."""
+    from qb_mcp.texts import tool_description_files
+
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for name in SCHEMA_SOURCES:
@@ -340,6 +343,10 @@ def sources_fingerprint() -> str:
         for file in files:
             digest.update(file.relative_to(root).as_posix().encode())
             digest.update(file.read_bytes())
+    # Named the same in a checkout (prompts/) and in the wheel (qb_mcp/prompts/).
+    for file in tool_description_files():
+        digest.update(f"prompts/tools/{file.name}".encode())
+        digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
