@@ -37,9 +37,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = source / "prompts" / name
         path.write_text(path.read_text(encoding="utf-8").rstrip() + f"\n{MARKER}\n", "utf-8")
     dist = base / "dist"
+    build = ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(dist)]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--wheel-dir", str(dist), str(source)],
+        [sys.executable, "-m", "pip", *build, str(source)],
         check=True,
         timeout=300,
     )
@@ -70,7 +70,9 @@ async def _answers_from_the_wheel(command: Path, tmp_path: Path) -> None:
 def test_the_wheel_carries_prompts_schemas_and_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     texts = {
-        path.relative_to(ROOT).as_posix() for path in (ROOT / "prompts").rglob("*") if path.is_file()
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "prompts").rglob("*")
+        if path.is_file()
     }
     assert {f"qb_mcp/{name}" for name in texts} <= names
     assert "qb_mcp/tools/schemas.json" in names
@@ -79,33 +81,32 @@ def test_the_wheel_carries_prompts_schemas_and_migrations(wheel: Path) -> None:
     assert not [name for name in names if name.startswith(("prompts/", "tests/"))]
 
 
-async def test_an_installed_wheel_serves_its_own_texts(wheel: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def installed(wheel: Path, tmp_path: Path) -> Path:
+    """`qb-mcp` from the wheel installed in a fresh virtual environment."""
     venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
-        + ["--quiet", "--no-deps", str(wheel)],
-        check=True,
-        timeout=300,
-    )
+    install = ["--python", str(python), "install", "--quiet", "--no-deps", str(wheel)]
+    subprocess.run([sys.executable, "-m", "pip", *install], check=True, timeout=300)
     # The dependencies come from this environment (no download), after the wheel's own files:
     # a path line in a .pth file, whose own .pth files (this checkout's editable install) are
     # not read.
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
     fresh = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
+        [str(python), "-c", where], capture_output=True, text=True, check=True
     ).stdout.strip()
     (Path(fresh) / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n", "utf-8")
-    await _answers_from_the_wheel(venv / "bin" / "qb-mcp", tmp_path)
+    return venv / "bin" / "qb-mcp"
 
 
-async def test_uv_tool_install_of_the_wheel_serves(wheel: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def uv_installed(wheel: Path, tmp_path: Path) -> Path:
+    """`qb-mcp` installed from the wheel with `uv tool install` (the README's way)."""
     uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("uv is missing (.ci/run installs it)")
+            pytest.fail("uv is missing (it is in the test extras)")
         pytest.skip("uv is not installed")
     env = _env(tmp_path / "home")
     env.update(UV_TOOL_DIR=str(tmp_path / "tools"), UV_TOOL_BIN_DIR=str(tmp_path / "bin"))
@@ -115,4 +116,12 @@ async def test_uv_tool_install_of_the_wheel_serves(wheel: Path, tmp_path: Path) 
         check=True,
         timeout=600,
     )
-    await _answers_from_the_wheel(tmp_path / "bin" / "qb-mcp", tmp_path)
+    return tmp_path / "bin" / "qb-mcp"
+
+
+async def test_an_installed_wheel_serves_its_own_texts(installed: Path, tmp_path: Path) -> None:
+    await _answers_from_the_wheel(installed, tmp_path)
+
+
+async def test_uv_tool_install_of_the_wheel_serves(uv_installed: Path, tmp_path: Path) -> None:
+    await _answers_from_the_wheel(uv_installed, tmp_path)
