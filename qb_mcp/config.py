@@ -78,6 +78,9 @@ class Settings:
     """Everything qb-mcp reads from its environment. Secrets are excluded from `repr`."""
 
     environment: Environment = "production"
+    # Whether QBO_ENVIRONMENT was set: a chosen production or sandbox environment is never served
+    # by the built-in demo company (server.py).
+    environment_chosen: bool = False
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     redirect_uri: str = DEFAULT_REDIRECT_URI
@@ -153,6 +156,7 @@ class Settings:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         return cls(
             environment=environment,
+            environment_chosen=get("QBO_ENVIRONMENT") is not None,
             client_id=get("QBO_CLIENT_ID"),
             client_secret=get("QBO_CLIENT_SECRET"),
             redirect_uri=redirect_uri,

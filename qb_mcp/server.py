@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,10 +41,17 @@ from starlette.responses import JSONResponse, Response
 
 from qb_mcp import __version__
 from qb_mcp.config import Settings
-from qb_mcp.errors import ConfigError, QbMcpError, ReauthorizationRequiredError
+from qb_mcp.errors import (
+    ConfigError,
+    NotConnectedError,
+    QbMcpError,
+    ReauthorizationRequiredError,
+    TokenStoreError,
+)
 from qb_mcp.server_events import EventFollower, EventPublisher
 from qb_mcp.server_logging import install_logging
 from qb_mcp.server_prompts import add_completions, build_prompts, check_prompt_request
+from qb_mcp.sockets import listen
 from qb_mcp.store import audit, connections, open_database
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.texts import load
@@ -259,7 +268,22 @@ async def open_state(
     try:
         async with anyio.create_task_group() as tasks:
             row = None if emulator is not None else await choose_connection(settings, database)
-            if row is None:
+            if row is None and emulator is None and not serves_demo(settings):
+                state = AppState(
+                    settings=settings,
+                    database=database,
+                    source="none",
+                    environment=settings.environment,
+                    connect=lambda: _not_connected(settings),
+                    clock=clock,
+                )
+                log.warning(
+                    "QBO_ENVIRONMENT=%s and no company is connected in it: every tool answers "
+                    "'no company connected' until you run `qb-mcp auth login` (the demo company "
+                    "is served only with QBO_ENVIRONMENT unset or emulator)",
+                    settings.environment,
+                )
+            elif row is None:
                 state = AppState(
                     settings=settings,
                     database=database,
@@ -277,7 +301,7 @@ async def open_state(
                         settings.home / EMULATOR_STATE_FILE,
                     )
             else:
-                connection = row
+                connection = _check_token_key(settings, row)
                 state = AppState(
                     settings=settings,
                     database=database,
@@ -306,6 +330,19 @@ async def open_state(
                 tasks.cancel_scope.cancel()
     finally:
         await database.close()
+
+
+def serves_demo(settings: Settings) -> bool:
+    """Whether the demo company may stand in when no company is connected: only when no
+    environment was chosen, or the emulator was. An assistant must never invoice into fake books
+    believing them real."""
+    return settings.environment == "emulator" or not settings.environment_chosen
+
+
+async def _not_connected(settings: Settings) -> Connected:
+    raise NotConnectedError(
+        f"no company connected in the {settings.environment} environment: run `qb-mcp auth login`"
+    )
 
 
 async def _connect_emulator(
@@ -404,6 +441,24 @@ async def choose_connection(settings: Settings, database: Any) -> ConnectionRow 
             "set QBO_REALM_ID to the one to serve"
         )
     return _check_environment(settings, rows[0])
+
+
+def _check_token_key(settings: Settings, row: ConnectionRow) -> ConnectionRow:
+    """Refuse to start when the configured keys cannot read the served company's tokens: a
+    valid but wrong QBO_TOKEN_KEYS would otherwise fail every tool call with a token error."""
+    from qb_mcp.auth.crypto import load_keyring
+
+    try:
+        keyring = load_keyring(settings, create=False)
+    except TokenStoreError as exc:
+        raise ConfigError(f"{exc}; check QBO_TOKEN_KEYS with `qb-mcp doctor`") from None
+    if not keyring.has_key(row.key_id):
+        raise ConfigError(
+            f"QBO_TOKEN_KEYS does not hold key {row.key_id}, which the tokens of realm "
+            f"{row.realm_id} were encrypted with: put it back (newest first, older keys after "
+            "it) or run `qb-mcp auth login` again; `qb-mcp doctor` shows every check"
+        )
+    return row
 
 
 def _check_environment(settings: Settings, row: ConnectionRow) -> ConnectionRow:
@@ -507,7 +562,7 @@ def _add_resources(server: MCPServer[AppState], box: _StateBox) -> None:
         from qb_mcp.webhooks.feed import recent_events
 
         state = box.get()
-        if state.realm_id is None:
+        if state.realm_id is None and state.source == "emulator":
             await state.qbo()  # the demo company's realm is known once it is opened
         found = await recent_events(state.database, realm_id=state.realm_id, limit=RECENT_EVENTS)
         answer: dict[str, Any] = {"events": [event.to_dict() for event in found]}
@@ -549,7 +604,10 @@ async def read_event(state: AppState, event_id: str) -> str:
             "qbo://events/recent or the recent_changes tool"
         )
     answer: dict[str, Any] = {"event": found.to_dict(), "details": None}
-    client = await state.qbo()
+    try:
+        client = await state.qbo()
+    except NotConnectedError as exc:
+        raise ResourceError(str(exc)) from None
     if found.operation == "Delete":
         answer["note"] = "the object was deleted: there is nothing to fetch"
     elif found.realm_id != state.realm_id:
@@ -572,33 +630,49 @@ async def read_event(state: AppState, event_id: str) -> str:
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """`qb-mcp serve`: stdio by default, `--transport http` for streamable HTTP on `/mcp`."""
-    server = build_server(settings)
     transport = getattr(args, "transport", "stdio")
     try:
         if transport == "http":
             host = getattr(args, "host", "127.0.0.1")
             port = int(getattr(args, "port", 8000))
             if not 0 < port < 65536:
-                raise ConfigError(f"--port must be 1-65535; got {port}")
-            log.warning(
-                "MCP over streamable HTTP at http://%s:%d/mcp (health: /healthz)", host, port
-            )
-            if settings.webhook_verifier_token:
-                log.warning("QuickBooks webhooks at http://%s:%d/webhooks/intuit", host, port)
-            else:
-                log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
-            anyio.run(
-                lambda: server.run_streamable_http_async(
-                    host=host, port=port, streamable_http_path="/mcp"
-                )
-            )
+                raise ConfigError(f"--port must be 1 to 65535; got {port}")
+            # Bound before anything else: a busy port or a bad --host is one line and exit 2,
+            # not a "serving" line followed by uvicorn's error.
+            sock = listen(host, port)
+            try:
+                anyio.run(_serve_http, build_server(settings), settings, sock, host, port)
+            finally:
+                sock.close()
         else:
-            anyio.run(server.run_stdio_async)
+            from qb_mcp.server_stdio import run_stdio
+
+            anyio.run(run_stdio, build_server(settings))
     except BaseExceptionGroup as group:
         # The lifespan's one-line errors (a bad QBO_REALM_ID, say) arrive wrapped by the task
         # groups; unwrap them so the CLI prints the line instead of a traceback.
         raise _first_expected(group) or group from None
     return 0
+
+
+async def _serve_http(
+    server: MCPServer[AppState], settings: Settings, sock: socket.socket, host: str, port: int
+) -> None:
+    import uvicorn
+
+    # `host` decides the DNS-rebinding protection (on for a loopback host), as in the SDK's
+    # own run_streamable_http_async.
+    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"qb-mcp: MCP at http://{shown}:{port}/mcp (health: /healthz)", file=sys.stderr)
+    if settings.webhook_verifier_token:
+        print(
+            f"qb-mcp: QuickBooks webhooks at http://{shown}:{port}/webhooks/intuit", file=sys.stderr
+        )
+    else:
+        log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
+    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
+    await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def _first_expected(group: BaseExceptionGroup[Any]) -> QbMcpError | None:

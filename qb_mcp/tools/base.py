@@ -118,7 +118,7 @@ class AppState:
 
     settings: Settings
     database: Database
-    source: Literal["connection", "emulator"]
+    source: Literal["connection", "emulator", "none"]  # none: nothing connected (no demo)
     environment: str
     connect: Callable[[], Awaitable[Connected]]
     realm_id: str | None = None
