@@ -314,7 +314,9 @@ async def open_state(
                     company_name=connection.company_name,
                     clock=clock,
                 )
-                log.warning(
+                # Not a problem: INFO. (The demo company above is a WARNING: its books are
+                # not real, and whoever reads the log should know.)
+                log.info(
                     "serving QuickBooks company %s (realm %s, %s)%s",
                     connection.company_name or "(name unknown)",
                     connection.realm_id,
