@@ -79,6 +79,7 @@ def test_the_wheel_carries_prompts_schemas_and_migrations(wheel: Path) -> None:
     migrations = {p.name for p in (ROOT / "qb_mcp" / "store" / "migrations").glob("*.sql")}
     assert migrations and {f"qb_mcp/store/migrations/{m}" for m in migrations} <= names
     assert not [name for name in names if name.startswith(("prompts/", "tests/"))]
+    assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
 
 
 @pytest.fixture
