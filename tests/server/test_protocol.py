@@ -253,3 +253,16 @@ def test_redact_removes_tokens_secrets_and_authorization_values() -> None:
     for secret in ("tok-123", jwt, "RT-9", "shh", "AB12", "the-secret-value"):
         assert secret not in cleaned
     assert "state=x" in cleaned
+
+
+async def test_a_retry_reaches_the_client_as_a_log_message(
+    settings: Settings, emulator: Emulator
+) -> None:
+    logs = Logs()
+    emulator.chaos.fail_requests(503, count=1)
+    async with _client(settings, emulator, logs, mode="legacy") as client:
+        await client.set_logging_level("info")
+        found = await client.call_tool("find_customer", {"name": "Amy"})
+    assert not found.is_error
+    retries = [m for m in logs.messages() if "retry 1 in" in m]
+    assert retries and all(p.level == "info" for p in logs.received)
