@@ -156,16 +156,24 @@ class RequestLogs:
         _let_through(threshold)
         sink = _Sink(threshold)
         token = _SINK.set(sink)
+        failure: Exception | None = None
+        outcome: HandlerResult = None
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._drain, ctx, sink)
                 try:
                     outcome = await call_next(ctx)
+                except Exception as exc:
+                    # Raised outside the task group, so that it is not wrapped in an exception
+                    # group: an MCPError must keep its code (-32602 for a bad prompts/get).
+                    failure = exc
                 finally:
                     sink.closed = True
                     sink.wake.set()
         finally:
             _SINK.reset(token)
+        if failure is not None:
+            raise failure
         return outcome
 
     async def _drain(self, ctx: ServerRequestContext[Any, Any], sink: _Sink) -> None:

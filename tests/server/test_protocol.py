@@ -266,3 +266,13 @@ async def test_a_retry_reaches_the_client_as_a_log_message(
     assert not found.is_error
     retries = [m for m in logs.messages() if "retry 1 in" in m]
     assert retries and all(p.level == "info" for p in logs.received)
+
+
+async def test_errors_keep_their_code_when_logs_are_forwarded(
+    settings: Settings, emulator: Emulator
+) -> None:
+    async with _client(settings, emulator, Logs(), mode="legacy") as client:
+        await client.set_logging_level("debug")
+        with pytest.raises(MCPError) as raised:
+            await client.get_prompt("no_such_prompt", {})
+    assert raised.value.error.code == INVALID_PARAMS
