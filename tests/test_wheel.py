@@ -22,7 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 MARKER = "(text from the built wheel)"
 # Not copied into the source tree the wheel is built from: environments, caches, git.
 IGNORED = shutil.ignore_patterns(
-    ".git", ".venv", ".ci-venv", ".ci-node", "node_modules", "__pycache__", "*.egg-info", "dist"
+    ".git",
+    ".venv",
+    ".ci-*",  # CI's venv and npm folders (not .ci itself: the pattern needs the dash)
+    "node_modules",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    "*.egg-info",
+    "dist",
 )
 
 
