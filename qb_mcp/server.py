@@ -4,8 +4,16 @@ The lifespan opens the database and picks the company, once per process:
 1. `QBO_REALM_ID`, which must be a connected company;
 2. else the only connected company (several: the user must choose with `QBO_REALM_ID`);
 3. else, when no company is connected, the built-in emulator's demo company, in process, with its
-   state in `QBO_HOME/emulator-state.json` so the demo company keeps its changes across restarts.
-Which one is served is logged on stderr (stdout carries MCP messages only).
+   state in `QBO_HOME/emulator-state.json` so the demo company keeps its changes across restarts;
+   but only while QBO_ENVIRONMENT is unset or `emulator` (`serves_demo`). With `production` or
+   `sandbox` chosen and nothing connected there, no company is served: every tool answers "no
+   company connected" (source "none"), so fake books are never taken for real ones.
+A connected company whose tokens the configured keys cannot read is refused at start, in one
+line. Which company is served is logged on stderr (stdout carries MCP messages only).
+
+Around the tools (separate modules): prompts and completions (`server_prompts`), MCP logging
+(`server_logging`), stdio that Ctrl-C stops (`server_stdio`). `serve --transport http` binds its
+socket first, so a busy port or a bad host is one line and exit 2.
 
 QuickBooks events (issue 6): resources `qbo://events/recent` and `qbo://events/{event_id}`, the
 `recent_changes` tool, and resource-updated notifications in both protocol eras when events are
