@@ -655,8 +655,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 sock.close()
         else:
-            from qb_mcp.server_stdio import run_stdio
+            from qb_mcp.server_stdio import check_stdin, run_stdio
 
+            check_stdin()
             anyio.run(run_stdio, build_server(settings))
     except BaseExceptionGroup as group:
         # The lifespan's one-line errors (a bad QBO_REALM_ID, say) arrive wrapped by the task

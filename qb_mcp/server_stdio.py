@@ -23,6 +23,8 @@ import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.stdio import stdio_server
 
+from qb_mcp.errors import ConfigError
+
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
@@ -65,6 +67,18 @@ async def stdin_lines() -> AsyncIterator[MemoryObjectReceiveStream[str]]:
             yield receive
     finally:
         os.dup2(private, 0)
+
+
+def check_stdin() -> None:
+    """Refuse to start without a stdin (closed, as `<&-` does), before the event loop exists:
+    its own descriptors would take fd 0 and break it."""
+    try:
+        os.fstat(0)
+    except OSError:
+        raise ConfigError(
+            "stdin is closed: `qb-mcp serve` reads the client's MCP messages from stdin (an MCP "
+            "client starts it), or use `--transport http`"
+        ) from None
 
 
 async def run_stdio(server: MCPServer[Any]) -> None:

@@ -186,3 +186,17 @@ def test_ctrl_c_stops_a_stdio_server_promptly(tmp_path: Path) -> None:
             server.wait()
     assert code == 130
     assert (tmp_path / "home" / "emulator-state.json").exists()  # saved on the way out
+
+
+def test_stdio_serve_without_a_stdin_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qb_mcp", "serve"],
+        env=_env(tmp_path / "home"),
+        preexec_fn=lambda: os.close(0),  # as `qb-mcp serve <&-`
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "stdin is closed" in line
