@@ -669,11 +669,15 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _serve_http(
     server: MCPServer[AppState], settings: Settings, sock: socket.socket, host: str, port: int
 ) -> None:
+    """Streamable HTTP on `/mcp` under uvicorn, on the socket bound already, with the
+    slow-client bounds of `qb_mcp.http_serving` (the SDK's own runner sets none)."""
     import uvicorn
+
+    from qb_mcp.http_serving import BodyDeadline, server_config
 
     # `host` decides the DNS-rebinding protection (on for a loopback host), as in the SDK's
     # own run_streamable_http_async.
-    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    app = BodyDeadline(server.streamable_http_app(streamable_http_path="/mcp", host=host))
     shown = f"[{host}]" if ":" in host else host
     print(f"qb-mcp: MCP at http://{shown}:{port}/mcp (health: /healthz)", file=sys.stderr)
     if settings.webhook_verifier_token:
@@ -682,7 +686,7 @@ async def _serve_http(
         )
     else:
         log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
-    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
+    config = server_config(app, log_level=settings.log_level.lower())
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
