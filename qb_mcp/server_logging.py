@@ -12,7 +12,8 @@ Records are forwarded only while a request is being handled, on that request's o
 (`RequestLogs`, a middleware): records of background work (the event follower, periodic CDC)
 stay on stderr. Only `qb_mcp.*` loggers are forwarded, never the SDK's or a library's, and every
 message goes through `redact` first: no token, secret or Authorization header reaches the client.
-Text from QuickBooks inside a message stays data: the message is sent as `data.message`.
+Text from QuickBooks inside a message stays data: the message is sent as `data.message`, and a
+wait as `data.wait_seconds` and `data.wait` (its reason: retry, throttled, budget).
 """
 
 from __future__ import annotations
@@ -193,10 +194,17 @@ class RequestLogs:
             message = redact(record.getMessage(), self._secrets)
         except Exception:  # a record whose arguments do not fit its format
             message = redact(str(record.msg), self._secrets)
+        data: dict[str, Any] = {"message": message}
+        # A wait (a retry's backoff, QuickBooks' throttling, the shared request budget) comes
+        # as data too, so a client can show "waiting 60 s" instead of a call that looks hung.
+        for attribute, key in (("qbo_wait_seconds", "wait_seconds"), ("qbo_wait_reason", "wait")):
+            value = getattr(record, attribute, None)
+            if isinstance(value, int | float | str) and not isinstance(value, bool):
+                data[key] = value
         try:
             await ctx.session.send_log_message(
                 mcp_level(record.levelno),
-                {"message": message},
+                data,
                 logger=record.name,
                 related_request_id=ctx.request_id,
             )

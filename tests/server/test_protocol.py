@@ -264,8 +264,9 @@ async def test_a_retry_reaches_the_client_as_a_log_message(
         await client.set_logging_level("info")
         found = await client.call_tool("find_customer", {"name": "Amy"})
     assert not found.is_error
-    retries = [m for m in logs.messages() if "retry 1 in" in m]
+    retries = [p.data for p in logs.received if "retrying in" in p.data["message"]]  # type: ignore[index]
     assert retries and all(p.level == "info" for p in logs.received)
+    assert retries[0]["wait"] == "retry" and retries[0]["wait_seconds"] >= 0  # type: ignore[index]
 
 
 async def test_errors_keep_their_code_when_logs_are_forwarded(
