@@ -78,17 +78,9 @@ def is_wildcard(host: str) -> bool:
         return False
 
 
-async def prepare_auth(
-    settings: Settings,
-    *,
-    host: str,
-    no_auth: bool,
-    issuer_transport: Any = None,
-    clock: Callable[[], float] | None = None,
-) -> HttpAuth:
-    """Decide how requests are authenticated, or refuse to start (one-line `ConfigError`).
-
-    `issuer_transport` and `clock` reach the JWT verifier (tests)."""
+async def check_auth(settings: Settings, *, host: str, no_auth: bool) -> int:
+    """Refuse (one-line `ConfigError`) to serve unauthenticated: `--no-auth` off loopback, or
+    neither a bearer token nor an issuer. The number of stored bearer tokens otherwise."""
     if no_auth:
         if not is_loopback(host):
             raise ConfigError(
@@ -96,12 +88,7 @@ async def prepare_auth(
                 f"::1), not {host}: make a token with `qb-mcp tokens add NAME` or set "
                 "QBO_AUTH_ISSUER and QBO_AUTH_AUDIENCE"
             )
-        print(
-            "qb-mcp: WARNING: --no-auth: anyone who can reach "
-            f"{host} may use this server with your QuickBooks connection (development only)",
-            file=sys.stderr,
-        )
-        return HttpAuth(verifier=None)
+        return 0
     from qb_mcp.store import bearer_tokens, open_database
 
     database = await open_database(settings.database_path)
@@ -115,6 +102,28 @@ async def prepare_auth(
             "`qb-mcp tokens add NAME`, or set QBO_AUTH_ISSUER and QBO_AUTH_AUDIENCE to accept "
             "your identity provider's tokens (--no-auth: loopback development only)"
         )
+    return stored
+
+
+async def prepare_auth(
+    settings: Settings,
+    *,
+    host: str,
+    no_auth: bool,
+    issuer_transport: Any = None,
+    clock: Callable[[], float] | None = None,
+) -> HttpAuth:
+    """Decide how requests are authenticated (after `check_auth`, which may refuse).
+
+    `issuer_transport` and `clock` reach the JWT verifier (tests)."""
+    stored = await check_auth(settings, host=host, no_auth=no_auth)
+    if no_auth:
+        print(
+            "qb-mcp: WARNING: --no-auth: anyone who can reach "
+            f"{host} may use this server with your QuickBooks connection (development only)",
+            file=sys.stderr,
+        )
+        return HttpAuth(verifier=None)
     verifiers: list[Any] = [StoredTokenVerifier(settings.database_path)]
     auth = HttpAuth(verifier=None)
     auth.notes.append(f"{stored} bearer token(s) from `qb-mcp tokens`")
