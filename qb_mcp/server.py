@@ -696,7 +696,7 @@ async def _serve_http(
     import uvicorn
 
     from qb_mcp.http_serving import server_config
-    from qb_mcp.server_http import accepted_hosts_line, http_app, prepare_auth
+    from qb_mcp.server_http import accepted_hosts_line, http_app, prepare_auth, wildcard_hint
 
     auth = await prepare_auth(settings, host=host, no_auth=no_auth)
     try:
@@ -708,6 +708,9 @@ async def _serve_http(
             f"authentication: {'; '.join(auth.notes) or 'none (--no-auth)'}",
             file=sys.stderr,
         )
+        hint = wildcard_hint(settings, host)
+        if hint is not None:
+            print(f"qb-mcp: WARNING: {hint}", file=sys.stderr)
         if settings.webhook_verifier_token:
             print(
                 f"qb-mcp: QuickBooks webhooks at http://{shown}:{port}/webhooks/intuit",

@@ -203,6 +203,17 @@ def accepted_hosts_line(settings: Settings, host: str) -> str:
     return ", ".join(h for h in hosts if not h.endswith(":*") or h[:-2] not in hosts)
 
 
+def wildcard_hint(settings: Settings, host: str) -> str | None:
+    """The warning for a wildcard `--host` with no name but loopback's accepted: clients that
+    reach it by another name are answered 421 until QBO_ALLOWED_HOSTS names it."""
+    if not is_wildcard(host) or settings.allowed_hosts or settings.auth_audience:
+        return None
+    return (
+        f"--host {host} listens on every address, but the Host check accepts only loopback "
+        "names: set QBO_ALLOWED_HOSTS (or --allowed-hosts) to the names clients use"
+    )
+
+
 class _RequireAuthOn:
     """`/mcp` through the SDK's `RequireAuthMiddleware`; the metadata under `METADATA_PATH`;
     everything else (health, webhooks, the app's lifespan) straight to the app."""

@@ -312,3 +312,30 @@ async def test_serve_with_no_auth_on_loopback_warns_and_serves(tmp_path: Path) -
         process.stderr.close()
     assert names == TOOLS
     assert "WARNING: --no-auth" in stderr
+
+
+async def test_serve_on_every_address_keeps_the_host_check_on(tmp_path: Path) -> None:
+    port = _free_port()
+    token = _add_token(tmp_path / "home", "lan", "read")
+    process = _spawn_http(tmp_path / "home", port, "--host", "0.0.0.0")
+    url = f"http://127.0.0.1:{port}/mcp"
+    headers = {
+        "authorization": f"Bearer {token}",
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+    }
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+        async with httpx2.AsyncClient() as http:
+            forged = await http.post(url, json={}, headers={**headers, "host": "evil.example"})
+        async with bearer_client(f"http://127.0.0.1:{port}", token) as mcp:
+            names = {tool.name for tool in (await mcp.list_tools()).tools}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        assert process.stderr is not None
+        stderr = process.stderr.read().decode()
+        process.stderr.close()
+    assert forged.status_code == 421
+    assert "find_customer" in names and "record_payment" not in names
+    assert "Host check accepts only loopback names: set QBO_ALLOWED_HOSTS" in stderr
