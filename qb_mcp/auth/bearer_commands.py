@@ -19,6 +19,7 @@ from qb_mcp.config import Settings
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.store import bearer_tokens, connections, open_database
 from qb_mcp.store.bearer_tokens import BearerToken
+from qb_mcp.store.db import Database
 
 # A name is shown in logs and the audit log: plain printable ASCII, no spaces.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
@@ -74,12 +75,12 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _check_companies(database: object, wanted: tuple[str, ...]) -> None:
+async def _check_companies(database: Database, wanted: tuple[str, ...]) -> None:
     """Every realm in `wanted` must be connected (or, with none connected, be the demo company
     that is then served)."""
     from qb_mcp.emulator.seed import DEMO_REALM_ID
 
-    rows = await connections.list_all(database)  # type: ignore[arg-type]
+    rows = await connections.list_all(database)
     known = {row.realm_id for row in rows} or {DEMO_REALM_ID}
     for realm_id in wanted:
         if realm_id not in known:
