@@ -71,9 +71,11 @@ class FindItemsInput(InputModel):
     name: Text | None = Field(
         default=None, max_length=100, description="part of the item name; omit to list all"
     )
-    type: Literal["Service", "Inventory", "NonInventory"] | None = None
-    include_inactive: bool = False
-    limit: int = Field(default=25, ge=1, le=MAX_ITEMS)
+    type: Literal["Service", "Inventory", "NonInventory"] | None = Field(
+        default=None, description="only items of this type; omit for all types"
+    )
+    include_inactive: bool = Field(default=False, description="also list inactive items")
+    limit: int = Field(default=25, ge=1, le=MAX_ITEMS, description="most items to return")
 
 
 class ItemView(BaseModel):
@@ -131,10 +133,17 @@ async def find_items(client: QBOClient, params: FindItemsInput) -> FindItemsResu
 class ListOpenInvoicesInput(InputModel):
     """Whose open invoices to list (everyone's when no customer is given)."""
 
-    customer_id: IdIn | None = None
-    customer_name: Text | None = Field(default=None, min_length=1, max_length=500)
-    overdue_only: bool = False
-    limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED)
+    customer_id: IdIn | None = Field(
+        default=None, description="Customer Id (from find_customer); omit for all customers"
+    )
+    customer_name: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="customer's display name, if no customer_id (must name one customer)",
+    )
+    overdue_only: bool = Field(default=False, description="only invoices past their due date")
+    limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED, description="most invoices to return")
 
     @model_validator(mode="after")
     def _one(self) -> ListOpenInvoicesInput:
@@ -364,7 +373,9 @@ class RunQueryInput(InputModel):
         "quotes with \\' for an apostrophe. Leave out STARTPOSITION/MAXRESULTS",
     )
     start_position: int = Field(default=1, ge=1, le=10_000_000, description="1-based row cursor")
-    max_rows: int = Field(default=25, ge=1, le=MAX_QUERY_ROWS)
+    max_rows: int = Field(
+        default=25, ge=1, le=MAX_QUERY_ROWS, description="rows per page (MAXRESULTS)"
+    )
 
 
 class QueryResult(BaseModel):

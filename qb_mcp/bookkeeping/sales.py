@@ -82,7 +82,9 @@ class EstimateLineInput(InputModel):
     item_name: Text | None = Field(
         default=None, min_length=1, max_length=100, description="exact item name, if no item_id"
     )
-    description: Text | None = Field(default=None, max_length=4000)
+    description: Text | None = Field(
+        default=None, max_length=4000, description="the line's text for the customer"
+    )
     quantity: QuantityIn = Field(default=Decimal(1), description="default 1; up to 7 decimals")
     unit_price: PriceIn | None = Field(
         default=None, description="price per unit; default: the item's UnitPrice"
@@ -104,7 +106,9 @@ class CreateEstimateInput(InputModel):
         max_length=500,
         description="customer's display name, if no customer_id (must name one customer)",
     )
-    lines: list[EstimateLineInput] = Field(min_length=1, max_length=MAX_LINES)
+    lines: list[EstimateLineInput] = Field(
+        min_length=1, max_length=MAX_LINES, description="the estimate's lines, in order"
+    )
     txn_date: date | None = Field(default=None, description="estimate date; default today")
     expiration_date: date | None = Field(default=None, description="quote valid until")
     memo: Text | None = Field(
