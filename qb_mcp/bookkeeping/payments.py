@@ -46,7 +46,7 @@ from qb_mcp.bookkeeping.common import (
     resolve_transaction,
     text,
 )
-from qb_mcp.bookkeeping.sales import utc_today
+from qb_mcp.bookkeeping.days import company_today
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
@@ -78,7 +78,9 @@ class RecordPaymentInput(InputModel):
         description="invoices to pay by number, after invoice_ids. With no invoices at all, the "
         "customer's oldest open invoices are paid",
     )
-    txn_date: date | None = Field(default=None, description="payment date; default today")
+    txn_date: date | None = Field(
+        default=None, description="payment date; default: today in US Pacific time, QuickBooks' day"
+    )
     method: Line1 | None = Field(
         default=None, max_length=31, description="e.g. Check, Cash, Credit Card (kept in the memo)"
     )
@@ -139,7 +141,7 @@ async def record_payment(
     client: QBOClient, params: RecordPaymentInput, *, today: date | None = None
 ) -> PaymentResult:
     """Record a payment and apply it; refuses over-application unless leave_credit."""
-    today = today or utc_today()
+    today = today or company_today()
     txn_date = params.txn_date or today
     named: list[dict[str, Any]] = []
     for invoice_id in params.invoice_ids:

@@ -1,8 +1,8 @@
 """The reads an agent needs to finish a job without guessing ids.
 
 find_items, list_open_invoices, get_transaction and run_query. Choices where the brief is silent:
-- Days overdue count from the day after DueDate to `today` (the caller's, default the UTC date);
-  an invoice due today is not overdue.
+- Days overdue count from the day after DueDate to `today` (the caller's, default the company's
+  day, `days.company_today`); an invoice due today is not overdue.
 - list_open_invoices orders by DueDate, then TxnDate, then Id (oldest debt first) and reads at
   most MAX_OPEN_SCAN open invoices before ordering.
 - get_transaction without `kind` looks the id or number up as an estimate, an invoice and a
@@ -43,12 +43,12 @@ from qb_mcp.bookkeeping.common import (
     text,
 )
 from qb_mcp.bookkeeping.customers import customer_view
+from qb_mcp.bookkeeping.days import company_today
 from qb_mcp.bookkeeping.sales import (
     EstimateView,
     InvoiceView,
     estimate_view,
     invoice_view,
-    utc_today,
 )
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
@@ -180,7 +180,7 @@ async def list_open_invoices(
     client: QBOClient, params: ListOpenInvoicesInput, *, today: date | None = None
 ) -> OpenInvoicesResult:
     """Invoices with a balance, with due dates and overdue flags, oldest debt first."""
-    today = today or utc_today()
+    today = today or company_today()
     query = Query.select("Invoice").where("Balance", ">", Decimal(0))
     if params.customer_id is not None or params.customer_name is not None:
         if params.customer_name is not None:
