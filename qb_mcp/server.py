@@ -691,8 +691,8 @@ async def _serve_http(
     no_auth: bool,
 ) -> None:
     """Streamable HTTP on `/mcp` under uvicorn, on the socket bound already: authenticated
-    (`qb_mcp.server_http`), with the
-    slow-client bounds of `qb_mcp.http_serving` (the SDK's own runner sets none)."""
+    (`qb_mcp.server_http`), with the slow-client bounds of `qb_mcp.http_serving` (the SDK's own
+    runner sets none)."""
     import uvicorn
 
     from qb_mcp.http_serving import server_config
