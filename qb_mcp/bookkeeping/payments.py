@@ -44,6 +44,7 @@ from qb_mcp.bookkeeping.common import (
     PositiveAmountIn,
     Text,
     amount_of,
+    answer_text,
     is_voided,
     parse_day,
     ref_name,
@@ -193,7 +194,7 @@ async def _record(
     marker = _marker(params, customer_id, txn_date, [str(i["Id"]) for i in named])
     existing = await _find_marked(client, customer_id, params.amount, txn_date, marker)
     if existing is not None:
-        await section.found("Payment", existing)
+        await section.found("Payment", answer_text("Payment", existing))
         return await _result(client, existing, already=True)
     for invoice in named:
         _check_payable(invoice, customer_id, customer)
@@ -233,7 +234,7 @@ async def _record(
     if params.reference:
         body["PaymentRefNum"] = params.reference
     created = await client.create("Payment", body)
-    await section.written()
+    await section.written("Payment")
     return await _result(client, created, already=False)
 
 

@@ -68,22 +68,31 @@ class SectionBusyError(QbMcpError):
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """One logical write: which tool, for which realm, and the key of its arguments."""
+    """One logical write: which tool, for which realm, the key of its arguments, and the lock
+    it takes (its own key, or a group several intents share)."""
 
     realm_id: str
     tool: str
     key: str
+    lock: str
 
     @classmethod
-    def of(cls, realm_id: str, tool: str, basis: Mapping[str, Any]) -> Intent:
-        """The intent of `tool` called with `basis` (the caller's arguments, normalised)."""
+    def of(
+        cls, realm_id: str, tool: str, basis: Mapping[str, Any], *, group: str | None = None
+    ) -> Intent:
+        """The intent of `tool` called with `basis` (the caller's arguments, normalised).
+
+        `group`: intents that may find or make the same object although their arguments differ
+        share one lock (their ledger rows stay apart by key).
+        """
         text = json.dumps(basis, sort_keys=True, separators=(",", ":"), default=str)
         digest = hashlib.sha256(f"{realm_id}\n{tool}\n{text}".encode()).hexdigest()
-        return cls(realm_id=realm_id, tool=tool, key=f"{tool}:{digest[:32]}")
+        key = f"{tool}:{digest[:32]}"
+        return cls(realm_id=realm_id, tool=tool, key=key, lock=f"group:{group}" if group else key)
 
     @property
     def stripe(self) -> int:
-        digest = hashlib.sha256(f"{self.realm_id}\n{self.key}".encode()).digest()
+        digest = hashlib.sha256(f"{self.realm_id}\n{self.lock}".encode()).digest()
         return int.from_bytes(digest[:4], "big") % STRIPES
 
 
@@ -97,27 +106,32 @@ class Section:
     def __init__(self, intent: Intent, ledger: Ledger | None) -> None:
         self.intent = intent
         self._ledger = ledger
-        self._orphans: list[str] = []
+        self._orphans: list[tuple[str, str]] = []  # (request_id, entity)
 
     async def _enter(self) -> None:
         if self._ledger is not None:
             rows = await self._ledger.pending_for_intent(self.intent.realm_id, self.intent.key)
-            self._orphans = [row.request_id for row in rows]
+            self._orphans = [(row.request_id, row.entity) for row in rows]
 
-    async def found(self, entity: str, obj: Mapping[str, Any]) -> int:
-        """The re-check found the write's object: earlier pending rows for it are done."""
-        if self._ledger is None or not self._orphans:
-            return 0
-        return await self._ledger.settle_found(
-            self.intent.realm_id, self._orphans, entity=entity, obj=obj
-        )
+    def _of(self, entity: str) -> list[str]:
+        return [request_id for request_id, of in self._orphans if of == entity]
 
-    async def written(self) -> int:
-        """This call wrote after the re-check found nothing: the earlier pending rows of the
-        intent wrote nothing (the re-check would have found their object)."""
-        if self._ledger is None or not self._orphans:
+    async def found(self, entity: str, answer: str | None) -> int:
+        """The re-check found the object: earlier pending writes of `entity` for this intent are
+        done. `answer`: the JSON text QuickBooks would have answered them (`{"Payment": {...}}`),
+        kept for replay; None for a batch, whose answer cannot be rebuilt."""
+        orphans = self._of(entity)
+        if self._ledger is None or not orphans:
             return 0
-        return await self._ledger.settle_unwritten(self.intent.realm_id, self._orphans)
+        return await self._ledger.settle_found(self.intent.realm_id, orphans, answer=answer)
+
+    async def written(self, entity: str) -> int:
+        """This call wrote `entity` after the re-check found nothing: the earlier pending writes
+        of it for this intent wrote nothing (the re-check would have found their object)."""
+        orphans = self._of(entity)
+        if self._ledger is None or not orphans:
+            return 0
+        return await self._ledger.settle_unwritten(self.intent.realm_id, orphans)
 
 
 class IntentSections(Protocol):

@@ -13,9 +13,8 @@ name the tool of a write whose outcome is still unknown.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
@@ -181,22 +180,21 @@ class Ledger:
         realm_id: str,
         request_ids: Sequence[str],
         *,
-        entity: str,
-        obj: Mapping[str, Any],
+        answer: str | None,
     ) -> int:
-        """Mark pending rows done: the object they wrote was found. A row for `entity` keeps the
-        object as its answer (what QuickBooks would have replayed); others (a batch) none."""
+        """Mark pending rows done: what they wrote was found. `answer` (JSON text) is kept as
+        their answer, what QuickBooks would have replayed; without one (a batch) a repeat of the
+        row's request is sent as a new one."""
         if not request_ids:
             return 0
-        answer = json.dumps({entity: dict(obj)}, default=str)
         changed = 0
         async with self._database.transaction() as tx:
             for request_id in request_ids:
                 changed += await tx.execute(
                     "UPDATE idempotency_ledger SET status = 'done', settled_by = 'found', "
-                    "response = CASE WHEN entity = ? THEN ? ELSE NULL END, updated_at = ? "
+                    "response = ?, updated_at = ? "
                     "WHERE realm_id = ? AND request_id = ? AND status = 'pending'",
-                    (entity, answer, self._clock(), realm_id, request_id),
+                    (answer, self._clock(), realm_id, request_id),
                 )
         return changed
 

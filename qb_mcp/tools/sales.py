@@ -26,8 +26,11 @@ async def create_estimate(
 ) -> EstimateView:
     """A new estimate."""
     from qb_mcp.bookkeeping import sales
+    from qb_mcp.store.intents import sections_for
 
-    return await sales.create_estimate(await state.qbo(), args)
+    return await sales.create_estimate(
+        await state.qbo(), args, sections=sections_for(state.database)
+    )
 
 
 async def convert_estimate(
@@ -35,8 +38,11 @@ async def convert_estimate(
 ) -> ConvertEstimateResult:
     """The estimate's invoice (created once)."""
     from qb_mcp.bookkeeping import sales
+    from qb_mcp.store.intents import sections_for
 
-    return await sales.convert_estimate(await state.qbo(), args)
+    return await sales.convert_estimate(
+        await state.qbo(), args, sections=sections_for(state.database)
+    )
 
 
 def _estimate_id(result: EstimateView) -> Mapping[str, str | None]:
