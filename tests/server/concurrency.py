@@ -191,8 +191,11 @@ async def run_pairs(
     *,
     latency: float,
     pairs: int = PAIRS,
+    swap_odd: bool = False,
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every pair at once, each pair's second call `stagger(n)` after its first; the answers."""
+    """Every pair at once, each pair's second call `stagger(n)` after its first; the answers.
+    `swap_odd`: odd pairs send their first call through `second` and their second through
+    `first`."""
     answers: list[tuple[dict[str, Any], dict[str, Any]] | None] = [None] * pairs
 
     async def pair(n: int) -> None:
@@ -205,9 +208,10 @@ async def run_pairs(
                 await anyio.sleep(stagger(n, latency))
             got[index] = await call(tool, args)
 
+        lead, follow = (second, first) if swap_odd and n % 2 else (first, second)
         async with anyio.create_task_group() as group:
-            group.start_soon(one, 0, first)
-            group.start_soon(one, 1, second)
+            group.start_soon(one, 0, lead)
+            group.start_soon(one, 1, follow)
         answers[n] = (got[0], got[1])
 
     async with anyio.create_task_group() as group:
