@@ -25,7 +25,10 @@ MAX_PLACES = 7
 # Long enough for any legal amount with spaces around it; refusing longer text early keeps a
 # megabyte of digits out of Decimal.
 _MAX_TEXT = 64
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# ASCII digits only: `\d` also matches full-width and Arabic-Indic digits, which Decimal reads
+# as the same numbers ("１００" is 100), so a lookalike would pass for an amount the caller did not
+# visibly write.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 # Multiplying two bounded decimals needs up to ~40 significant digits; the default context has 28
 # and would round silently before our own ROUND_HALF_UP, so products run in a wider one.

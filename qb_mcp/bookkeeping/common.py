@@ -32,6 +32,7 @@ from qb_mcp.errors import InvalidArgumentError, NotFoundError
 from qb_mcp.qbo import wire
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
 
 # How many candidates an ambiguity error lists.
 MAX_LISTED = 8
@@ -90,14 +91,52 @@ def _clean_text(value: object) -> object:
     return value
 
 
+# Refused in names and one-line fields, where they are never meant: the bidirectional embeddings,
+# overrides and isolates (which make a name display differently from what it is, e.g. reversed),
+# the Unicode line and paragraph separators (a line break in disguise), and U+FFFD, the
+# replacement character that undecodable input (invalid UTF-8 on stdin) turns into.
+_NOT_IN_ONE_LINE = re.compile("[\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]")
+_WHAT_IT_IS = {
+    "\u2028": "a line separator",
+    "\u2029": "a paragraph separator",
+    "\ufffd": "the replacement character undecodable input becomes",
+}
+
+
 def _single_line(value: str) -> str:
     if "\n" in value or "\t" in value or "\r" in value:
         raise ValueError("must be a single line (no tab or newline)")
+    found = _NOT_IN_ONE_LINE.search(value)
+    if found is not None:
+        char = found.group()
+        what = _WHAT_IT_IS.get(char, "a bidirectional text control")
+        raise ValueError(
+            f"must not contain U+{ord(char):04X} ({what}); give the text as it should read"
+        )
+    return value
+
+
+# The dates QuickBooks is sent. No Intuit page states the range its date fields take; 9999-12-31
+# is what QuickBooks stores for "no date" (QBO_API.md, section 5), so it cannot stand for a real
+# one, and year 1 is a typo. Every real bookkeeping date falls well inside this window, and a date
+# outside it is refused before anything is sent (and before date arithmetic such as a due date
+# 30 days on could overflow).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def _bookkeeping_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is outside the dates QuickBooks takes here "
+            f"({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})"
+        )
     return value
 
 
 Text = Annotated[str, BeforeValidator(_clean_text)]
 Line1 = Annotated[str, BeforeValidator(_clean_text), AfterValidator(_single_line)]
+DateIn = Annotated[date, AfterValidator(_bookkeeping_date)]
 IdIn = Annotated[
     str,
     BeforeValidator(_clean_text),
@@ -268,11 +307,30 @@ def customer_ref_view(customer: Mapping[str, Any]) -> CustomerRefView:
     )
 
 
+def record_label(kind: str, record: Mapping[str, Any], *, name_key: str = "DisplayName") -> str:
+    """`customer 15 (name from QuickBooks: "Acme")` for a message: the id, and the name quoted
+    as QuickBooks' data (see `qb_mcp.quoting`)."""
+    name = quoted(record.get(name_key), label="name from QuickBooks")
+    return f"{kind} {record.get('Id')} {name}"
+
+
+def transaction_label(kind: str, txn: Mapping[str, Any]) -> str:
+    """`invoice 130 (number from QuickBooks: "1037")` for a message (the number when it has
+    one)."""
+    number = txn.get("DocNumber")
+    shown = f" {quoted(number, label='number from QuickBooks')}" if isinstance(number, str) else ""
+    return f"{kind} {txn.get('Id')}{shown}"
+
+
+def _name_label(record: Mapping[str, Any]) -> str:
+    return ("inactive, " if record.get("Active") is False else "") + "name from QuickBooks"
+
+
 def listed(customers: Sequence[Mapping[str, Any]]) -> str:
-    """`12 "Amy's Bird Sanctuary", 14 "Amy Lee" (inactive)` for an error message."""
+    """`12 (name from QuickBooks: "Amy's Bird Sanctuary"), 14 (inactive, name from QuickBooks:
+    "Amy Lee")` for an error message."""
     shown = [
-        f'{c.get("Id")} "{c.get("DisplayName")}"'
-        + (" (inactive)" if c.get("Active") is False else "")
+        f"{c.get('Id')} {quoted(c.get('DisplayName'), label=_name_label(c))}"
         for c in customers[:MAX_LISTED]
     ]
     more = len(customers) - len(shown)
@@ -315,7 +373,7 @@ async def resolve_customer(
         customer = await _customer_by_name(client, customer_name)
     if customer.get("Active") is False:
         raise InvalidArgumentError(
-            f'customer {customer.get("Id")} "{customer.get("DisplayName")}" is inactive and '
+            f"{record_label('customer', customer)} is inactive and "
             "QuickBooks refuses transactions for it; reactivate it in QuickBooks first, or pick "
             "another customer with find_customer"
         )
@@ -331,7 +389,7 @@ async def _customer_by_name(client: QBOClient, name: str) -> dict[str, Any]:
         return everyone[0]  # inactive: the caller refuses it and says so
     if len(exact) > 1:  # pragma: no cover - QuickBooks keeps DisplayName unique
         raise InvalidArgumentError(
-            f'the customer name "{name}" matches several customers: {listed(exact)}; pass '
+            f"the customer name {quoted(name)} matches several customers: {listed(exact)}; pass "
             "customer_id instead"
         )
     candidates = await customer_candidates(client, name=name)
@@ -343,11 +401,11 @@ async def _customer_by_name(client: QBOClient, name: str) -> dict[str, Any]:
         return dict(active[0])
     if not active:
         raise InvalidArgumentError(
-            f'no active customer is named "{name}"; call find_customer to search by email, '
+            f"no active customer is named {quoted(name)}; call find_customer to search by email, "
             "phone or part of the name, or upsert_customer to create the customer"
         )
     raise InvalidArgumentError(
-        f'the customer name "{name}" is ambiguous: it could be {listed(active)}; pass '
+        f"the customer name {quoted(name)} is ambiguous: it could be {listed(active)}; pass "
         "customer_id with one of these ids (find_customer shows more detail)"
     )
 
@@ -435,21 +493,24 @@ async def resolve_item(
         else:
             similar = await _similar_items(client, item_name)
             hint = (
-                "; similar items: " + ", ".join(f'{i.get("Id")} "{i.get("Name")}"' for i in similar)
+                "; similar items: "
+                + ", ".join(
+                    f"{i.get('Id')} {quoted(i.get('Name'), label=_name_label(i))}" for i in similar
+                )
                 if similar
                 else ""
             )
             if not rows:
                 raise InvalidArgumentError(
-                    f'there is no active item named "{item_name}"{hint}; call find_items to '
+                    f"there is no active item named {quoted(item_name)}{hint}; call find_items to "
                     "see the item list, then pass item_id or the exact name"
                 )
             raise InvalidArgumentError(  # pragma: no cover - Item names are unique
-                f'the item name "{item_name}" matches several items{hint}; pass item_id'
+                f"the item name {quoted(item_name)} matches several items{hint}; pass item_id"
             )
     if item.get("Active") is False:
         raise InvalidArgumentError(
-            f'item {item.get("Id")} "{item.get("Name")}" is inactive; QuickBooks refuses it on '
+            f"{record_label('item', item, name_key='Name')} is inactive; QuickBooks refuses it on "
             "new lines: pick an active item with find_items"
         )
     return item
@@ -487,12 +548,13 @@ async def resolve_transaction(
     if not rows:
         raise InvalidArgumentError(
             f"there is no {label} with {'reference' if entity == 'Payment' else 'doc number'} "
-            f"{doc_number}; check the number, or pass its id"
+            f"{quoted(doc_number)}; check the number, or pass its id"
         )
     if len(rows) > 1:
         ids = ", ".join(str(r.get("Id")) for r in rows)
         raise InvalidArgumentError(
-            f"several {label}s carry the number {doc_number} (ids {ids}); pass the id instead"
+            f"several {label}s carry the number {quoted(doc_number)} (ids {ids}); pass the id "
+            "instead"
         )
     return rows[0]
 
@@ -500,7 +562,7 @@ async def resolve_transaction(
 def check_id(value: str, field: str) -> str:
     """A QuickBooks Id as given by a caller (digits and letters only)."""
     if not _ID.match(value):
-        raise InvalidArgumentError(f"{field} {value!r} is not a QuickBooks id")
+        raise InvalidArgumentError(f"{field} {quoted(value)} is not a QuickBooks id")
     return value
 
 

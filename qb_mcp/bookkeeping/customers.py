@@ -66,6 +66,7 @@ from qb_mcp.qbo.batch import BATCH_LIMIT, BatchOp
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
 from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
 from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 MAX_SCAN = 20_000  # customers read per Active state to match CRM ids, emails and phones
@@ -143,23 +144,23 @@ class FindCustomerInput(InputModel):
     customer_id: IdIn | None = Field(
         default=None, description="QuickBooks customer Id, when known: returns just that customer"
     )
-    name: Text | None = Field(
+    name: Line1 | None = Field(
         default=None,
         max_length=500,
         description="Part or all of the customer's display, person or company name "
         "(accents, case and apostrophes are ignored; words may be partial)",
     )
-    email: Text | None = Field(
+    email: Line1 | None = Field(
         default=None,
         max_length=320,
         description="Email address, or a domain written '@example.com'",
     )
-    phone: Text | None = Field(
+    phone: Line1 | None = Field(
         default=None,
         max_length=60,
         description="Phone number in any format (at least 7 digits); matched on digits",
     )
-    company: Text | None = Field(default=None, max_length=500, description="Company name or part")
+    company: Line1 | None = Field(default=None, max_length=500, description="Company name or part")
     include_inactive: bool = Field(default=True, description="also return inactive customers")
     limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="at most this many matches")
 
@@ -417,7 +418,7 @@ def plan_upsert(contact: CustomerContact, customers: Sequence[Mapping[str, Any]]
                     matched_on=how,
                     candidates=others,
                     message=f"the {how.replace('_', ' ')} matches {listed(others)}, which is "
-                    f"linked to another CRM id ({', '.join(sorted({str(crm_id_of(c)) for c in others}))}); "
+                    f"linked to another CRM id {_crm_ids(others)}; "
                     "nothing was written. If they are the same person, fix the [crm:...] marker "
                     "in that customer's Notes; if not, give this contact a distinct "
                     "display_name, email and phone",
@@ -497,6 +498,12 @@ def _conflict(name: str, taken: Mapping[str, Any]) -> _Plan:
     )
 
 
+def _crm_ids(customers: Sequence[Mapping[str, Any]]) -> str:
+    """The CRM ids in these customers' Notes markers, quoted as QuickBooks' data."""
+    ids = sorted({str(crm_id_of(c)) for c in customers})
+    return ", ".join(quoted(crm_id, label="CRM id in QuickBooks Notes") for crm_id in ids)
+
+
 def _name_taken(
     name: str, customers: Sequence[Mapping[str, Any]], *, skip: str | None
 ) -> Mapping[str, Any] | None:
@@ -524,7 +531,7 @@ def duplicate_name_text(name: str, holders: Sequence[Mapping[str, Any]]) -> str:
         who = "a vendor or employee (not a customer, so it cannot be shown here)"
         fix = "give this contact a different display_name (e.g. add the company or city)"
     return (
-        f'QuickBooks refuses the DisplayName "{name}" (fault 6240, Duplicate Name Exists): '
+        f"QuickBooks refuses the DisplayName {quoted(name)} (fault 6240, Duplicate Name Exists): "
         f"it is already used by {who}. DisplayName must be unique across customers, vendors "
         f"and employees. Nothing was written; {fix}"
     )
@@ -842,7 +849,7 @@ def _claims(contact: CustomerContact, plan: _Plan) -> list[str]:
     if plan.customer is not None and plan.outcome in ("update", "unchanged"):
         claims.append(f"customer {plan.customer.get('Id')}")
     if plan.outcome == "create":
-        claims.append(f'new customer "{contact.wanted_display_name().casefold()}"')
+        claims.append(f"new customer {quoted(contact.wanted_display_name().casefold())}")
     return claims
 
 

@@ -33,6 +33,7 @@ Category = Literal[
     "server",
     "transport",
     "oauth",
+    "setup",
     "local",
     "unknown",
 ]
@@ -79,6 +80,8 @@ class CatalogEntry:
     wait_seconds: float | None = None
     # Intuit's wire wording for this code, used only to recognise pasted free text.
     messages: tuple[str, ...] = ()
+    # A 401-type refusal: repeating the call succeeds once the access token is refreshed.
+    after_refresh: bool = False
 
 
 def _qbo(
@@ -93,8 +96,11 @@ def _qbo(
     retryable: bool = False,
     wait: float | None = None,
     messages: tuple[str, ...] = (),
+    after_refresh: bool = False,
 ) -> CatalogEntry:
-    return CatalogEntry(code, title, category, cause, fix, tools, steps, retryable, wait, messages)
+    return CatalogEntry(
+        code, title, category, cause, fix, tools, steps, retryable, wait, messages, after_refresh
+    )
 
 
 _RECONNECT = (
@@ -116,6 +122,7 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
         tools=("connection_status",),
         steps=(LOGIN,),
         retryable=True,
+        after_refresh=True,
         messages=("General Authentication Error", "AuthenticationErrorGeneral"),
     ),
     # REF (110 Authentication OAuth Error).
@@ -146,11 +153,12 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
     # reached with a sandbox setup, WrongClusterError -11017).
     _qbo(
         "130",
-        "Wrong QuickBooks server",
-        "authentication",
+        "Wrong QuickBooks environment",
+        "setup",
         "The request went to the wrong QuickBooks environment for this company: a production "
         "company through the sandbox URL, or the other way round.",
-        "Set QBO_ENVIRONMENT (production or sandbox) to match the company, check it with "
+        "Set QBO_ENVIRONMENT (production or sandbox) to match the company and leave "
+        "QBO_API_BASE_URL unset unless it points at that environment; check both with "
         "`qb-mcp doctor`, then repeat the call.",
         tools=("connection_status",),
         steps=(DOCTOR,),
@@ -192,6 +200,7 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
         tools=("connection_status",),
         steps=(LOGIN,),
         retryable=True,
+        after_refresh=True,
         messages=("AuthenticationFailed", "ApplicationAuthenticationFailed"),
     ),
     # REF (3202 EmptyField, related to oauth_token).
@@ -773,17 +782,26 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
         tools=("find_customer",),
         messages=("Sub Level Limit",),
     ),
-    # API (6190 subscription ended); REF; COMMON; BLOG.
+    # API (6190 subscription ended); REF; COMMON; BLOG; intuit/QuickBooks-V3-PHP-SDK#211 and #257
+    # (the same words with no code, in an HTTP 200); Intuit's "subscription states" page
+    # (developer.intuit.com/.../troubleshooting/subscription-states: lapsed companies are
+    # read-only, CompanyInfo.SubscriptionStatus says which state).
     _qbo(
         "6190",
         "Company subscription inactive",
-        "business",
-        "The company's QuickBooks subscription or trial has ended, was cancelled, or has a billing "
-        "problem, so it cannot take new data.",
-        "The company's owner must fix the subscription in QuickBooks Online; reads may still "
-        "work (connection_status).",
+        "setup",
+        "The company's QuickBooks Online subscription or trial has ended, was cancelled, or has a "
+        "billing problem, so QuickBooks keeps it read-only: reads work, writes are refused.",
+        "Nothing in the request is wrong: the company's primary admin must renew the "
+        "subscription or fix billing in QuickBooks Online (gear icon, Account and settings, "
+        "Billing and subscription); then repeat the call. connection_status shows whether reads "
+        "still work.",
         tools=("connection_status",),
-        messages=("Invalid Company Status",),
+        messages=(
+            "Invalid Company Status",
+            "Subscription period has ended",
+            "trial or subscription period ended",
+        ),
     ),
     # API (6200 Account Period Closed); REF; support.getharvest.com (books closed for the date).
     _qbo(
@@ -853,8 +871,14 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
         "business",
         "An account reference has the wrong type for this use (for example a deposit to an "
         "account that is not a bank or Undeposited Funds account).",
-        "Use an account of the required type and repeat the call.",
-        messages=("Invalid account type used",),
+        "Use an account of the type this field needs (expense lines an expense account, a "
+        "credit-card purchase a credit card account, a deposit a bank account) and repeat the "
+        "call; the chart of accounts in QuickBooks shows each account's type.",
+        messages=(
+            "Invalid account type used",
+            "Invalid account type",
+            "select a different type of account",
+        ),
     ),
     # REF (6440 Transaction Detail Information Required).
     _qbo(
@@ -884,6 +908,29 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
         "Remove it from the deposit in QuickBooks first, then repeat the call.",
         messages=("Deposited Transaction cannot be changed",),
     ),
+    # ruckus/quickbooks-ruby#321 and #206 (gateway message "Subscription for company has lapsed or
+    # Invalid destination URL is used. Sandbox company works with Sandbox URL and Production
+    # company works with Production URL.; errorCode=007001; statusCode=400"); ruckus/quickeebooks#40
+    # (older wording: "No destination found for given partition key"). Not a business rule: the
+    # gateway found no company for this realm id at this host.
+    _qbo(
+        "7001",
+        "Company not found at this QuickBooks host",
+        "setup",
+        "Intuit's gateway found no company for this realm id at the host the request went to: "
+        "the environment does not match the company (a sandbox company on the production host, "
+        "or the reverse), the realm id is wrong, or the company's subscription has lapsed.",
+        "Check QBO_ENVIRONMENT, QBO_API_BASE_URL and QBO_REALM_ID with `qb-mcp doctor` (a sandbox "
+        "company needs the sandbox host); if they are right, the company's primary admin must "
+        "renew its QuickBooks Online subscription. Then repeat the call.",
+        tools=("connection_status",),
+        steps=(DOCTOR,),
+        messages=(
+            "Subscription for company has lapsed",
+            "Invalid destination URL is used",
+            "No destination found for given partition key",
+        ),
+    ),
     # --- 10000+: Intuit's side --------------------------------------------------------------
     # API (10000 is an HTTP 500: retry later with the same requestid); REF.
     _qbo(
@@ -902,7 +949,7 @@ QBO_ENTRIES: tuple[CatalogEntry, ...] = (
     _qbo(
         "10100",
         "Result too large",
-        "server",
+        "query",
         "The query's result is too large for QuickBooks to return at once.",
         "Ask for smaller pages (MAXRESULTS, STARTPOSITION) or narrower filters with query.",
         tools=("query",),
@@ -1249,6 +1296,333 @@ HTTP_STATUS: dict[int, CatalogEntry] = {
 }
 
 
+def _cause(
+    key: str,
+    title: str,
+    category: Category,
+    cause: str,
+    fix: str,
+    *,
+    tools: tuple[str, ...] = (),
+    steps: tuple[str, ...] = (),
+    retryable: bool = False,
+    wait: float | None = None,
+) -> CatalogEntry:
+    return CatalogEntry(f"cause:{key}", title, category, cause, fix, tools, steps, retryable, wait)
+
+
+# Causes Intuit's own words name, whatever the code says. A code's entry is the generic meaning
+# of that code; when the Detail (or the Message, or a pasted text without a parsable body)
+# contains one of these phrases, the phrase says what actually happened and decides. Phrases are
+# matched case- and punctuation-insensitively; each rule cites the threads it was taken from
+# (tests/bookkeeping/fault_corpus holds the pasted texts).
+CAUSES: tuple[tuple[tuple[str, ...], CatalogEntry], ...] = (
+    # Setup: the company or the environment, never the request.
+    (
+        (
+            "Subscription for company has lapsed",
+            "Invalid destination URL is used",
+            "No destination found for given partition key",
+        ),
+        QBO_CODES["7001"],
+    ),
+    (
+        (
+            "Subscription period has ended",
+            "trial or subscription period ended",
+            "Invalid Company Status",
+        ),
+        QBO_CODES["6190"],
+    ),
+    (
+        ("WrongClusterError", "Accessing Wrong Cluster", "accessed the wrong server"),
+        QBO_CODES["130"],
+    ),
+    # IntuitDeveloper/OAuth2_DotnetCore_MVC5_SampleApp#1 (a sandbox company called through the
+    # production base URL: "Ids service endpoint was not found").
+    (
+        ("Ids service endpoint was not found",),
+        _cause(
+            "wrong-base-url",
+            "Wrong QuickBooks base URL",
+            "setup",
+            "The request went to a QuickBooks host that does not serve this company: a sandbox "
+            "company through the production URL, or the reverse.",
+            "Set QBO_ENVIRONMENT to the company's environment (sandbox or production) and leave "
+            "QBO_API_BASE_URL unset unless it points at that environment; check with "
+            "`qb-mcp doctor`, then repeat the call.",
+            tools=("connection_status",),
+            steps=(DOCTOR,),
+        ),
+    ),
+    # No usable answer: Intuit's PHP SDK reports a failed connection as status 0
+    # (intuit/QuickBooks-V3-PHP-SDK#105), its .NET SDK an empty answer as a CommunicationException
+    # (intuit/QuickBooks-V3-DotNET-SDK#373).
+    (
+        (
+            "Http Status Code [0]",
+            "Response Code:[0]",
+            "error while communicating with the Ids Server",
+            "Response Stream was null or empty",
+        ),
+        _cause(
+            "no-response",
+            "No answer from QuickBooks",
+            "transport",
+            "No usable HTTP answer came back (status 0, or an empty answer): the connection "
+            "failed before QuickBooks' reply could be read, through DNS, TLS, a proxy or a "
+            "timeout. A write may or may not have been applied.",
+            "Check the network and QBO_API_BASE_URL with `qb-mcp doctor`, then repeat the call; "
+            "qb-mcp re-sends writes with the same idempotency key.",
+            tools=("connection_status",),
+            steps=(DOCTOR,),
+            retryable=True,
+            wait=5.0,
+        ),
+    ),
+    # Intuit's side, whatever the code: intuit/QuickBooks-V3-PHP-SDK#305 (6000 "It looks like
+    # something went wrong on our end ... Please try again later", fixed by Intuit).
+    # ruckus/quickbooks-ruby#344 (6000 "An unexpected error occurred while accessing or saving
+    # your data. Please wait a few minutes and try again").
+    (
+        (
+            "went wrong on our end",
+            "unexpected error occurred while accessing or saving your data",
+            "Please wait a few minutes and try again",
+        ),
+        _cause(
+            "intuit-side",
+            "QuickBooks failed on its side",
+            "server",
+            "QuickBooks reports that the failure is on its side (its own words say so), although "
+            "the error code looks like a problem with the request.",
+            "Repeat the same call later; qb-mcp keeps writes idempotent. If it keeps failing, "
+            "contact Intuit with the intuit_tid.",
+            retryable=True,
+            wait=60.0,
+        ),
+    ),
+    # Query text: consolibyte/quickbooks-php#129 and intuit/QuickBooks-V3-PHP-SDK#8.
+    (
+        ("The query provided was empty", 'Encountered "<EOF>" at line 0, column 0'),
+        _cause(
+            "empty-query",
+            "Query was empty",
+            "query",
+            "QuickBooks received no query text at all (an empty body or an empty query "
+            "parameter), so there was nothing to parse.",
+            "Send a whole statement such as SELECT * FROM Customer with query (check that the "
+            "client really puts the text in the request); find_customer and find_items build "
+            "queries for you.",
+            tools=("query", "find_customer", "find_items"),
+        ),
+    ),
+    # pbrink231/quickbooks-node-promise#1 ("%" from double URL-encoding) and
+    # intuit/QuickBooks-V3-PHP-SDK#397 (an en dash).
+    (
+        ("Lexical error",),
+        _cause(
+            "query-character",
+            "Query has a character QuickBooks cannot read",
+            "query",
+            "The query contains a character QuickBooks' query language does not accept: a "
+            "typographic dash or quote, or text that was URL-encoded twice (a stray %).",
+            "Replace typographic characters with plain ones (- and '), encode the query only "
+            "once, and call query again; find_customer and find_items build queries for you.",
+            tools=("query", "find_customer", "find_items"),
+        ),
+    ),
+    # A stored record with bad data breaks reading it back: intuit/QuickBooks-V3-DotNET-SDK#111
+    # and #81, intuit/QuickBooks-V3-PHP-SDK#216, intuit/QuickBooks-V3-Java-SDK#47 (4002
+    # "To email address entered is invalid", an invoice saved with a malformed email).
+    (
+        ("To email address entered is invalid",),
+        _cause(
+            "stored-bad-email",
+            "A stored record has an invalid email address",
+            "query",
+            "The query itself is fine: one of the records it returns (typically an invoice or "
+            "estimate whose To email was saved malformed, several addresses in one field) fails "
+            "QuickBooks' own check while it is read back.",
+            "Find the record (narrow the query by date or id with query to see which page "
+            "fails) and correct its email address in QuickBooks; simplifying the query will not "
+            "help. Then call query again.",
+            tools=("query", "get_transaction"),
+        ),
+    ),
+    # A 6000 that names the request id: intuit/QuickBooks-V3-Java-SDK#180 ("You cannot enter more
+    # than 50 characters in the request_id field").
+    (("characters in the request_id field",), QBO_CODES["2130"]),
+    # Item categories: consolibyte/quickbooks-php#178 (2500 "Categories cannot be used in
+    # transactions").
+    (
+        ("Categories cannot be used in transactions", "Category cannot be used"),
+        _cause(
+            "category-as-item",
+            "A category was used as an item",
+            "business",
+            "A line refers to a product category, and QuickBooks only accepts products and "
+            "services (items of type Service, Inventory or NonInventory) on transaction lines.",
+            "Look the product or service up with find_items (it lists items, not categories) and "
+            "use its id on the line, then repeat the call.",
+            tools=("find_items",),
+        ),
+    ),
+    # Closed books: routablehq/python-quickbooks#208 ("Account Period Closed", reported under
+    # code 5010); Intuit's 2017 blog (6210 "The accounting period has closed").
+    (("Account Period Closed Required Password",), QBO_CODES["6210"]),
+    (
+        ("account period has closed", "accounting period has closed", "Account Period Closed"),
+        QBO_CODES["6200"],
+    ),
+    # Account types: ruckus/quickbooks-ruby#532 and #229, ruckus/quickbooks-ruby#91,
+    # routablehq/python-quickbooks#391.
+    (
+        (
+            "Invalid account type",
+            "select a different type of account",
+            "account type doesn't support",
+            "Select a bank account for this deposit",
+        ),
+        QBO_CODES["6430"],
+    ),
+    # Company settings: intuit/QuickBooks-V3-DotNET-SDK#10 (Track quantity on hand is off).
+    (
+        ("Track quantity on hand is turned off",),
+        _cause(
+            "inventory-tracking-off",
+            "Inventory tracking is off",
+            "business",
+            "The company does not track quantity on hand, so QuickBooks refuses items of type "
+            "Inventory.",
+            "Turn on 'Track quantity and price/rate on products and services' in QuickBooks "
+            "(Account and settings, Sales), or create the item as NonInventory or Service.",
+            tools=("find_items",),
+        ),
+    ),
+    # Sales tax: activepieces/activepieces#8539 (a Canadian company: "Make sure all your
+    # transactions have a GST/HST rate").
+    (
+        ("have a GST/HST rate", "must have a tax rate"),
+        _cause(
+            "line-tax-missing",
+            "Lines need a tax code",
+            "business",
+            "The company charges sales tax (GST/HST in Canada), and QuickBooks requires a tax "
+            "code on every line of a sales transaction.",
+            "Give every line a TaxCodeRef with one of the company's tax codes (query "
+            "SELECT * FROM TaxCode lists them), then repeat the call.",
+            tools=("query",),
+        ),
+    ),
+    # A value QuickBooks parses as a number is not one: intuit/QuickBooks-V3-DotNET-SDK#343 (a
+    # SystemFault "java.lang.NumberFormatException: For input string"), ruckus/quickeebooks#101.
+    (
+        ("NumberFormatException",),
+        _cause(
+            "not-a-number",
+            "A value that must be a number is not",
+            "validation",
+            "A field QuickBooks reads as a number (an id in a reference, an amount, a quantity) "
+            "holds text, so its parser failed; QuickBooks reports it as a system failure, but "
+            "the request is what is wrong.",
+            "Send ids as the digits QuickBooks returned (find_customer, find_items give them) "
+            "and amounts as plain decimals, then repeat the call; retrying unchanged fails "
+            "again.",
+            tools=("find_customer", "find_items"),
+        ),
+    ),
+    # Wrong URL or wrong body for the URL: ruckus/quickbooks-ruby#39 ("Bad arguments passed",
+    # an Invoice sent to the customer endpoint), grue/django-quickbooks-online#12 and
+    # minimul/qbo_api#81 ("Could not find resource for relative").
+    (
+        ("Could not find resource for relative", "Bad arguments passed to public"),
+        _cause(
+            "wrong-resource",
+            "Wrong URL or entity for this request",
+            "unsupported",
+            "QuickBooks found no operation for this URL and body: the entity name or id in the "
+            "path is wrong (an id of 0, a realm id placeholder), or the body is a different "
+            "entity than the URL names.",
+            "Check QBO_REALM_ID and QBO_API_BASE_URL with `qb-mcp doctor` and use ids QuickBooks "
+            "returned (get_transaction, find_customer); retrying unchanged fails again.",
+            tools=("get_transaction", "find_customer"),
+            steps=(DOCTOR,),
+        ),
+    ),
+    # mcohen01/node-quickbooks#48 (the realm id was missing) and
+    # zao-web/zao-woocommerce-quickbooks-online-integration#12 (an empty CustomerRef): 6000
+    # "Unexpected Internal Error (-30000)".
+    (
+        ("Business Validation Error: Unexpected Internal Error",),
+        _cause(
+            "empty-reference",
+            "QuickBooks could not process the request",
+            "business",
+            "QuickBooks failed on a request that is missing something it needs before any rule "
+            "applies; in reported cases the company (realm) id or the CustomerRef was empty.",
+            "Check that the request names the company (QBO_REALM_ID, `qb-mcp doctor`) and that "
+            "every reference (customer, item) has an id from find_customer or find_items; then "
+            "repeat the call.",
+            tools=("find_customer", "find_items"),
+            steps=(DOCTOR,),
+        ),
+    ),
+)
+
+# Exception names that QuickBooks client libraries print, and the HTTP status each one stands
+# for (the libraries raise them from the status). They decide only when the text has no code, no
+# status and no Intuit phrase. Sources: routablehq/python-quickbooks quickbooks/exceptions.py
+# (AuthorizationException for 401/403 and codes 1-499, UnsupportedException for 500-599,
+# ValidationException 2000-4999, SevereException 10000+, ObjectNotFoundException for 610);
+# ruckus/quickbooks-ruby (Quickbooks::AuthorizationFailure, Forbidden, ThrottleExceeded,
+# TooManyRequests, ServiceUnavailable); minimul/qbo_api (QboApi::BadRequest, Unauthorized,
+# Forbidden, NotFound, TooManyRequests, InternalServerError, BadGateway, ServiceUnavailable).
+CLIENT_EXCEPTION_STATUS: dict[str, int] = {
+    "AuthorizationException": 401,
+    "ValidationException": 400,
+    "SevereException": 500,
+    "Quickbooks::AuthorizationFailure": 401,
+    "Quickbooks::Forbidden": 403,
+    "Quickbooks::ThrottleExceeded": 429,
+    "Quickbooks::TooManyRequests": 429,
+    "Quickbooks::ServiceUnavailable": 503,
+    "Quickbooks::InternalServerError": 500,
+    "QboApi::BadRequest": 400,
+    "QboApi::Unauthorized": 401,
+    "QboApi::Forbidden": 403,
+    "QboApi::NotFound": 404,
+    "QboApi::TooManyRequests": 429,
+    "QboApi::InternalServerError": 500,
+    "QboApi::BadGateway": 502,
+    "QboApi::ServiceUnavailable": 503,
+    "InvalidTokenException": 401,
+}
+# Names that stand for a code rather than a status (python-quickbooks).
+CLIENT_EXCEPTION_CODE: dict[str, str] = {
+    "ObjectNotFoundException": "610",
+    "UnsupportedException": "500",
+}
+# Names a pasted text may carry that say nothing by themselves, listed so the explanation can
+# name the library's exception (intuitlib, Intuit's PHP/.NET/Java SDKs, quickbooks-ruby, oauth2).
+CLIENT_EXCEPTION_OTHER: tuple[str, ...] = (
+    "AuthClientError",
+    "QuickbooksException",
+    "GeneralException",
+    "ServiceException",
+    "SdkException",
+    "IdsException",
+    "RetryExceededException",
+    "FMSException",
+    "Quickbooks::IntuitRequestException",
+    "IntuitRequestException",
+    "IntuitOAuth::OAuth2ClientException",
+    "OAuth2::Error",
+    "Faraday::ClientError",
+    "OAuthException",
+)
+
+
 def all_entries() -> tuple[CatalogEntry, ...]:
     """Every entry in the catalog (for tests and documentation)."""
     return (
@@ -1257,4 +1631,5 @@ def all_entries() -> tuple[CatalogEntry, ...]:
         + tuple(RANGE_ENTRIES.values())
         + tuple(LOCAL_ERRORS.values())
         + tuple(HTTP_STATUS.values())
+        + tuple(entry for _, entry in CAUSES)
     )

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
     ZERO,
+    DateIn,
     DocNumberIn,
     IdempotencyKeyIn,
     IdIn,
@@ -47,16 +48,19 @@ from qb_mcp.bookkeeping.common import (
     answer_text,
     is_voided,
     parse_day,
+    record_label,
     ref_name,
     ref_value,
     resolve_customer,
     resolve_transaction,
     text,
+    transaction_label,
 )
 from qb_mcp.bookkeeping.sales import utc_today
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
 from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 MAX_INVOICES = 100
@@ -69,7 +73,7 @@ class RecordPaymentInput(InputModel):
     """Money received from a customer, and which invoices it pays."""
 
     customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
-    customer_name: Text | None = Field(
+    customer_name: Line1 | None = Field(
         default=None,
         min_length=1,
         max_length=500,
@@ -86,7 +90,7 @@ class RecordPaymentInput(InputModel):
         description="invoices to pay by number, after invoice_ids. With no invoices at all, the "
         "customer's oldest open invoices are paid",
     )
-    txn_date: date | None = Field(default=None, description="payment date; default today")
+    txn_date: DateIn | None = Field(default=None, description="payment date; default today")
     method: Line1 | None = Field(
         default=None, max_length=31, description="e.g. Check, Cash, Credit Card (kept in the memo)"
     )
@@ -241,14 +245,13 @@ async def _record(
 def _check_payable(
     invoice: Mapping[str, Any], customer_id: str, customer: Mapping[str, Any]
 ) -> None:
-    label = f"invoice {invoice.get('Id')}" + (
-        f" (#{invoice['DocNumber']})" if isinstance(invoice.get("DocNumber"), str) else ""
-    )
+    label = transaction_label("invoice", invoice)
     owner = ref_value(invoice, "CustomerRef")
     if owner != customer_id:
+        owner_name = quoted(ref_name(invoice, "CustomerRef"), label="name from QuickBooks")
         raise InvalidArgumentError(
-            f'{label} belongs to customer {owner} "{ref_name(invoice, "CustomerRef")}", not to '
-            f'customer {customer_id} "{customer.get("DisplayName")}"; nothing was written. '
+            f"{label} belongs to customer {owner} {owner_name}, not to "
+            f"{record_label('customer', customer)}; nothing was written. "
             "Record separate payments per customer (list_open_invoices shows whose is whose)"
         )
     if is_voided(invoice):

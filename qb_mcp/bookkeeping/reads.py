@@ -30,8 +30,8 @@ from qb_mcp.bookkeeping.common import (
     DocNumberIn,
     IdIn,
     InputModel,
+    Line1,
     LinkView,
-    Text,
     amount_of,
     get_or_none,
     is_voided,
@@ -53,6 +53,7 @@ from qb_mcp.bookkeeping.sales import (
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
 
 MAX_ITEMS = 100
 MAX_OPEN_SCAN = 5000
@@ -68,7 +69,7 @@ MAX_QUERY_CHARS = 4000
 class FindItemsInput(InputModel):
     """Which products and services to list."""
 
-    name: Text | None = Field(
+    name: Line1 | None = Field(
         default=None, max_length=100, description="part of the item name; omit to list all"
     )
     type: Literal["Service", "Inventory", "NonInventory"] | None = None
@@ -132,7 +133,7 @@ class ListOpenInvoicesInput(InputModel):
     """Whose open invoices to list (everyone's when no customer is given)."""
 
     customer_id: IdIn | None = None
-    customer_name: Text | None = Field(default=None, min_length=1, max_length=500)
+    customer_name: Line1 | None = Field(default=None, min_length=1, max_length=500)
     overdue_only: bool = False
     limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED)
 
@@ -325,7 +326,7 @@ async def get_transaction(client: QBOClient, params: GetTransactionInput) -> Tra
             query = Query.select(entity).where(prop, "=", params.doc_number).limit(10)
             rows = [r for r in (await client.query(query)).get(entity, []) if isinstance(r, dict)]
         found.extend((kind, row) for row in rows)
-    which = f"id {params.id}" if params.id is not None else f"number {params.doc_number}"
+    which = f"id {params.id}" if params.id is not None else f"number {quoted(params.doc_number)}"
     if not found:
         where = params.kind or "estimate, invoice or payment"
         raise InvalidArgumentError(

@@ -39,10 +39,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp import money
 from qb_mcp.bookkeeping.common import (
+    LATEST_DATE,
+    DateIn,
     DocNumberIn,
     IdempotencyKeyIn,
     IdIn,
     InputModel,
+    Line1,
     LineView,
     LinkView,
     PriceIn,
@@ -54,6 +57,7 @@ from qb_mcp.bookkeeping.common import (
     links,
     memo_text,
     parse_day,
+    record_label,
     ref_name,
     ref_value,
     resolve_customer,
@@ -61,10 +65,12 @@ from qb_mcp.bookkeeping.common import (
     resolve_transaction,
     sales_lines,
     text,
+    transaction_label,
 )
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
+from qb_mcp.quoting import quoted
 from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 DEFAULT_TERMS_DAYS = 30
@@ -88,7 +94,7 @@ class EstimateLineInput(InputModel):
     """One line of the estimate: an item, how many, at what price."""
 
     item_id: IdIn | None = Field(default=None, description="Item Id (from find_items)")
-    item_name: Text | None = Field(
+    item_name: Line1 | None = Field(
         default=None, min_length=1, max_length=100, description="exact item name, if no item_id"
     )
     description: Text | None = Field(default=None, max_length=4000)
@@ -107,15 +113,15 @@ class CreateEstimateInput(InputModel):
     """A quote for a customer. Nothing is written if anything is wrong."""
 
     customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
-    customer_name: Text | None = Field(
+    customer_name: Line1 | None = Field(
         default=None,
         min_length=1,
         max_length=500,
         description="customer's display name, if no customer_id (must name one customer)",
     )
     lines: list[EstimateLineInput] = Field(min_length=1, max_length=MAX_LINES)
-    txn_date: date | None = Field(default=None, description="estimate date; default today")
-    expiration_date: date | None = Field(default=None, description="quote valid until")
+    txn_date: DateIn | None = Field(default=None, description="estimate date; default today")
+    expiration_date: DateIn | None = Field(default=None, description="quote valid until")
     memo: Text | None = Field(
         default=None, max_length=1000, description="message to the customer (CustomerMemo)"
     )
@@ -199,7 +205,8 @@ async def _create_estimate(client: QBOClient, params: CreateEstimateInput) -> Es
             price = item.get("UnitPrice")
             if isinstance(price, bool) or not isinstance(price, Decimal | int):
                 raise InvalidArgumentError(
-                    f'line {number}: item "{item.get("Name")}" has no unit price; give unit_price'
+                    f"line {number}: {record_label('item', item, name_key='Name')} has no "
+                    "unit price; give unit_price"
                 )
             price = Decimal(price)
         amount = money.line_amount(line.quantity, price)
@@ -238,8 +245,8 @@ class ConvertEstimateInput(InputModel):
     estimate_doc_number: DocNumberIn | None = Field(
         default=None, description="estimate number (DocNumber), if no estimate_id"
     )
-    txn_date: date | None = Field(default=None, description="invoice date; default today")
-    due_date: date | None = Field(
+    txn_date: DateIn | None = Field(default=None, description="invoice date; default today")
+    due_date: DateIn | None = Field(
         default=None, description=f"default: invoice date + {DEFAULT_TERMS_DAYS} days"
     )
 
@@ -248,6 +255,13 @@ class ConvertEstimateInput(InputModel):
         _one_of(self.estimate_id, self.estimate_doc_number, "estimate_id or estimate_doc_number")
         if self.txn_date and self.due_date and self.due_date < self.txn_date:
             raise ValueError("due_date is before txn_date")
+        if self.txn_date and self.due_date is None:
+            due = self.txn_date + timedelta(days=DEFAULT_TERMS_DAYS)
+            if due > LATEST_DATE:
+                raise ValueError(
+                    f"the default due date ({DEFAULT_TERMS_DAYS} days after txn_date) is after "
+                    f"{LATEST_DATE.isoformat()}, the last date QuickBooks takes here; give due_date"
+                )
         return self
 
 
@@ -380,9 +394,7 @@ async def _convert(
 
 
 def _check_convertible(estimate: Mapping[str, Any], today: date) -> None:
-    label = f"estimate {estimate.get('Id')}" + (
-        f" (#{estimate['DocNumber']})" if isinstance(estimate.get("DocNumber"), str) else ""
-    )
+    label = transaction_label("estimate", estimate)
     status = estimate.get("TxnStatus")
     if status == "Rejected":
         raise InvalidArgumentError(
@@ -453,10 +465,11 @@ async def _close(client: QBOClient, estimate: Mapping[str, Any]) -> tuple[str | 
         current = await get_or_none(client, "Estimate", str(estimate["Id"]))
         status = text(current.get("TxnStatus")) if current else None
         return status, (
-            f"the invoice exists, but closing the estimate failed ({error}); call "
+            f"the invoice exists, but closing the estimate failed "
+            f"{quoted(str(error), label='error', limit=300)}; call "
             "convert_estimate again to retry the close"
         )
     status = text(closed.get("TxnStatus"))
     if status != "Closed":
-        return status, f"QuickBooks kept the estimate's status as {status}"
+        return status, f"QuickBooks kept the estimate's status as {quoted(status)}"
     return status, None

@@ -32,7 +32,6 @@ import importlib
 import json
 import logging
 import time
-import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -63,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
+from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
 
 if TYPE_CHECKING:
@@ -296,7 +296,11 @@ class ToolSpec:
             description=self.description,
             parameters=schemas["input"],
             # Published, not re-checked: the result is our own model's dump.
-            fn_metadata=FuncMetadata(arg_model=arguments, output_schema=schemas["output"]),
+            fn_metadata=SchemaAwareMetadata(
+                arg_model=arguments,
+                output_schema=schemas["output"],
+                decodable=decodable_types(schemas["input"]),
+            ),
             is_async=True,
             context_kwarg="ctx",
             annotations=self.annotations(),
@@ -317,6 +321,111 @@ class PassThroughArgs(ArgModelBase):
     def model_dump_one_level(self) -> dict[str, Any]:
         extra = {k: v for k, v in (self.__pydantic_extra__ or {}).items() if k != "ctx"}
         return {**extra, **super().model_dump_one_level()}
+
+
+# ---- JSON text given for a structured argument ---------------------------------------------------
+
+# The JSON type a decoded value has (bool before int: a bool is an int in Python).
+_DECODED_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),
+    (dict, "object"),
+    (list, "array"),
+    (int, "integer"),
+    (float, "number"),
+)
+# What JSON text given in place of an argument may be decoded into: structure and numbers only.
+# A null or a boolean is never decoded ("null" as an argument is not "no argument").
+_DECODE_INTO = frozenset({"object", "array", "integer", "number"})
+
+
+class SchemaAwareMetadata(FuncMetadata):
+    """The SDK's argument handling, with its JSON pre-parsing limited to what it is for.
+
+    The SDK runs `json.loads` on every string argument whose annotation is not exactly `str`
+    and hands on whatever object, list or None comes out: for our tools (whose SDK-side fields
+    are `Any`) that changed free text before we saw it, so a pasted JSON fault body became a
+    dict, a memo `{"job": 42}` a refused object and the text "null" no argument at all. What
+    pre-parsing is good for is clients that send a nested object or a list, or a number, as JSON
+    text. So a string is decoded only for a parameter whose published schema does not take a
+    string, and only kept when it decodes to a type that schema takes; anything else reaches
+    the input model exactly as sent, to be accepted or refused with the usual explanation.
+    """
+
+    # Parameter -> the JSON types it takes, for parameters that take no string (see
+    # `decodable_types`); a parameter not named here is never decoded.
+    decodable: dict[str, frozenset[str]] = Field(default_factory=dict)
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        parsed = dict(data)
+        for name, value in data.items():
+            wanted = self.decodable.get(name)
+            if wanted is None or not isinstance(value, str):
+                continue
+            try:
+                decoded = json.loads(value)
+            except (ValueError, RecursionError):
+                continue
+            if _json_type(decoded) in wanted:
+                parsed[name] = decoded
+        return parsed
+
+
+def _json_type(value: Any) -> str | None:
+    for python_type, json_type in _DECODED_TYPES:
+        if isinstance(value, python_type):
+            return json_type
+    return None
+
+
+def decodable_types(input_schema: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """For each top-level parameter of `input_schema` that takes no string, the structured
+    types (object, array, integer, number) JSON text given for it may be decoded into."""
+    defs = input_schema.get("$defs", {})
+    found: dict[str, frozenset[str]] = {}
+    for name, schema in input_schema.get("properties", {}).items():
+        types = _schema_types(schema, defs)
+        if types is None or "string" in types:
+            continue
+        if "number" in types:
+            types = types | {"integer"}
+        if wanted := types & _DECODE_INTO:
+            found[name] = frozenset(wanted)
+    return found
+
+
+def _schema_types(schema: Any, defs: Mapping[str, Any]) -> frozenset[str] | None:
+    """The JSON types `schema` accepts; None when it does not say (then any, strings too)."""
+    if not isinstance(schema, Mapping):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _schema_types(defs.get(ref.removeprefix("#/$defs/")), defs)
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            types: set[str] = set()
+            for option in schema[key]:
+                option_types = _schema_types(option, defs)
+                if option_types is None:
+                    return None
+                types |= option_types
+            return frozenset(types)
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return frozenset({declared})
+    if isinstance(declared, list):
+        return frozenset(str(t) for t in declared)
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        return frozenset(t for t in map(_json_type_of_constant, values) if t is not None)
+    return None
+
+
+def _json_type_of_constant(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return _json_type(value)
 
 
 # The sources the tool models are defined in (relative to the qb_mcp package): the shipped
@@ -543,19 +652,7 @@ def _render(value: Any) -> str:
         shown = "; ".join(_render(item) for item in value[:SUMMARY_ITEMS])
         more = len(value) - SUMMARY_ITEMS
         return f"({len(value)}) {shown}" + (f"; and {more} more" if more > 0 else "")
-    return _quote(str(value))
-
-
-def _quote(text: str) -> str:
-    """`text` as a JSON string, cut short, with every control, format or separator character
-    escaped (json.dumps leaves U+2028, bidi overrides and the like as they are)."""
-    if len(text) > SUMMARY_TEXT:
-        text = text[: SUMMARY_TEXT - 1] + "\u2026"
-    quoted = json.dumps(text, ensure_ascii=False)
-    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in _ESCAPED else ch for ch in quoted)
-
-
-_ESCAPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+    return quoted(str(value), limit=SUMMARY_TEXT)
 
 
 def to_tool_error(exc: BaseException, *, tool: str, state: AppState | None = None) -> ToolError:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from qb_mcp.bookkeeping.common import EARLIEST_DATE, LATEST_DATE
 
 # Kept in step with qb_mcp.webhooks.feed.MAX_LIMIT and webhooks.events.OPERATIONS (a test checks).
 MAX_LIMIT = 500
 Operation = Literal["Create", "Update", "Delete", "Merge", "Void", "Emailed"]
+
+
+def _within_range(moment: datetime) -> datetime:
+    # Stored times are UTC: a time whose UTC date is outside the range would overflow (year 1
+    # minus an offset) or ask QuickBooks (catch-up) about a date it does not take.
+    try:
+        day = moment.astimezone(UTC).date()
+    except OverflowError:
+        day = None
+    if day is None or not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the times this takes (UTC dates "
+            f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})"
+        )
+    return moment
 
 
 class RecentChangesInput(BaseModel):
@@ -33,7 +51,7 @@ class RecentChangesInput(BaseModel):
     ] = None
     operation: Annotated[Operation | None, Field(description="Only changes of this kind.")] = None
     since: Annotated[
-        AwareDatetime | None,
+        Annotated[AwareDatetime, AfterValidator(_within_range)] | None,
         Field(
             description="Only changes made at or after this time, ISO 8601 with a time zone, "
             "e.g. 2026-11-24T09:00:00Z."

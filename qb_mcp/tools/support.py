@@ -34,7 +34,7 @@ async def explain_fault_tool(
     from qb_mcp.bookkeeping.explain import explain_fault, explanation_text
     from qb_mcp.tools.support_models import ExplainFaultOutput, RecentFault
 
-    if args.fault is None or not args.fault.strip():
+    if args.fault is None or (isinstance(args.fault, str) and not args.fault.strip()):
         recent = [
             RecentFault(
                 at=utc(record.at),

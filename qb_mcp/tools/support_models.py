@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,12 +17,12 @@ class ExplainFaultInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fault: Annotated[
-        str | None,
+        Annotated[str, Field(max_length=MAX_INPUT_CHARS)] | dict[str, Any] | None,
         Field(
             description="A QuickBooks error code (e.g. '6240'), a whole fault body as QuickBooks "
-            "sent it (JSON or XML), an OAuth error name (e.g. 'invalid_grant') or an error "
-            "message. Leave it out to list the faults this server met recently.",
-            max_length=MAX_INPUT_CHARS,
+            "sent it (JSON or XML, as text or as a JSON object), an OAuth error name (e.g. "
+            "'invalid_grant') or an error message. Leave it out to list the faults this server "
+            "met recently.",
         ),
     ] = None
     status_code: Annotated[

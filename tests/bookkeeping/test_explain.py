@@ -582,3 +582,158 @@ def test_codes_with_leading_zeros_are_one_code() -> None:
     explanation = explain_fault(body)
     assert explanation.codes == ["6240", "610"]
     assert [r.code for r in explanation.related] == ["610"]
+
+
+# --- precedence: which signal decides (issue 17) ------------------------------------------------
+
+GATEWAY_3100_500 = (
+    '{"fault":{"error":[{"message":"message=InternalServerError; errorCode=003100; '
+    'statusCode=500","detail":null,"code":"3100","element":null}],"type":"SERVICE"}}'
+)
+
+
+def test_a_5xx_status_beats_the_code() -> None:
+    explanation = explain_fault(GATEWAY_3100_500)
+    assert explanation.codes == ["3100"] and explanation.status_code == 500
+    assert explanation.category == "server" and explanation.retry == "yes"
+    assert explanation.decided_by == "status"
+    assert "Decided by the HTTP status 500" in explanation_text(explanation)
+
+
+def test_the_callers_status_beats_the_code_too() -> None:
+    explanation = explain_fault("3100", status_code=503)
+    assert explanation.category == "server" and explanation.decided_by == "status"
+
+
+def test_a_4xx_status_leaves_the_code_to_decide() -> None:
+    explanation = explain_fault("message=AuthorizationFailed; errorCode=003100; statusCode=403")
+    assert explanation.category == "authorization" and explanation.decided_by == "code"
+    assert explanation.retry == "no"
+
+
+def test_qb_mcps_own_500_with_code_3100_is_retryable() -> None:
+    exc = faults.error_from_response(
+        500, {"content-type": "application/json"}, GATEWAY_3100_500.encode()
+    )
+    assert exc is not None
+    explanation = explain_error(exc)
+    assert explanation.retry == "yes" and explanation.decided_by == "status"
+
+
+def test_7001_is_a_setup_error_not_a_business_rule() -> None:
+    explanation = explain_fault("7001")
+    assert explanation.category == "setup"
+    assert "QBO_ENVIRONMENT" in explanation.fix and "subscription" in explanation.fix
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subscription for company has lapsed or Invalid destination URL is used.",
+        "Invalid Company Status",
+        "Subscription period has ended or canceled or there was a billing problem",
+    ],
+)
+def test_setup_phrases_are_recognised_without_a_code(text: str) -> None:
+    explanation = explain_fault(text)
+    assert explanation.category == "setup" and explanation.retry == "no"
+    assert explanation.decided_by == "message"
+
+
+def test_subscription_fix_says_who_can_renew() -> None:
+    assert "primary admin" in explain_fault("6190").fix
+
+
+def test_a_message_only_account_type_refusal_is_recognised() -> None:
+    explanation = explain_fault(
+        "Invalid account type: You need to select a different type of account for this transaction."
+    )
+    assert explanation.recognised and explanation.codes == ["6430"]
+
+
+def test_an_empty_query_detail_beats_the_apostrophe_advice() -> None:
+    body = {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "Error parsing query",
+                    "Detail": "QueryParserError: The query provided was empty",
+                    "code": "4000",
+                }
+            ]
+        }
+    }
+    explanation = explain_fault(body)
+    assert explanation.decided_by == "detail" and "apostrophe" not in explanation.cause
+    assert "SELECT" in explanation.fix
+
+
+def test_a_4002_from_a_stored_record_is_not_told_to_simplify() -> None:
+    body = {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "Error processing query",
+                    "Detail": "QueryProcessingError: To email address entered is invalid",
+                    "code": "4002",
+                }
+            ]
+        }
+    }
+    explanation = explain_fault(body)
+    assert explanation.decided_by == "detail" and explanation.codes == ["4002"]
+    assert "email address" in explanation.fix and "Simplify" not in explanation.fix
+
+
+def test_a_4002_without_a_known_detail_keeps_the_generic_advice() -> None:
+    body = {"Fault": {"Error": [{"Message": "Error processing query", "code": "4002"}]}}
+    explanation = explain_fault(body)
+    assert explanation.decided_by == "code" and "Simplify" in explanation.fix
+
+
+def test_an_intuit_tid_header_label_is_not_the_tid() -> None:
+    explanation = explain_fault(
+        "Response Intuit_Tid header: ec2967cc-665f-426f-b9db-b5a573099f0c, Response Payload: "
+        '{"Fault":{"Error":[{"Message":"Stale Object Error","code":"5010"}]}}'
+    )
+    assert explanation.intuit_tid == "ec2967cc-665f-426f-b9db-b5a573099f0c"
+
+
+@pytest.mark.parametrize(
+    ("detail", "words"),
+    [
+        ("Invalid Reference Id : Categories cannot be used in transactions.", "find_items"),
+        ("The account period has closed. {1}", "closing date"),
+    ],
+)
+def test_a_6000_detail_naming_the_rule_is_explained(detail: str, words: str) -> None:
+    body = {
+        "Fault": {
+            "Error": [{"Message": "Business Validation Error", "Detail": detail, "code": "6000"}]
+        }
+    }
+    explanation = explain_fault(body)
+    assert explanation.decided_by == "detail" and words in explanation.fix
+    assert explanation.title != "Business rule refused the change"
+
+
+def test_a_401_is_retryable_after_refresh_and_invalid_grant_is_not() -> None:
+    assert explain_fault("3200").retry == "after_refresh"
+    assert explain_fault("Error 401 Unauthorized").retry == "after_refresh"
+    assert explain_fault("invalid_grant").retry == "no"
+
+
+def test_the_client_libraries_exception_name_decides_last() -> None:
+    explanation = explain_fault("QboApi::ServiceUnavailable")
+    assert explanation.decided_by == "exception_name" and explanation.retry == "yes"
+    assert explanation.client_exception == "QboApi::ServiceUnavailable"
+    assert explanation.status_code is None  # inferred from the name, not reported
+
+
+def test_the_docstring_states_every_deciding_signal() -> None:
+    from typing import get_args
+
+    from qb_mcp.bookkeeping import explain
+
+    for signal in get_args(explain.DecidedBy):
+        assert f"``{signal}``" in (explain.__doc__ or ""), signal
