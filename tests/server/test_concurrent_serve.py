@@ -25,6 +25,7 @@ from qb_mcp.config import Settings
 from qb_mcp.emulator import DEMO_REALM_ID, Emulator
 from tests.auth.live import serve
 from tests.server.concurrency import (
+    PAIRS,
     ROOMY,
     SCENARIOS,
     disagreements,
@@ -40,6 +41,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 # Real HTTP and two processes add their own jitter; this keeps each pair's calls overlapping.
 LATENCY = 0.05
 CUSTOMER_LATENCY = 0.01  # customer writes take one section per realm: 100 calls in a row
+# Each upsert_customers pair makes one batch call, and QuickBooks allows 40 a minute per company,
+# a budget the two processes share (qb_mcp.store.limits): 35 pairs stay within one minute's.
+BULK_PAIRS = 35
 
 
 async def connect(settings: Settings, emulator: Emulator) -> None:
@@ -69,8 +73,9 @@ async def test_identical_calls_in_two_serve_processes_write_once(
     tmp_path: Path, scenario: str
 ) -> None:
     tool, args_of = SCENARIOS[scenario]
+    pairs = BULK_PAIRS if tool == "upsert_customers" else PAIRS
     emulator = Emulator(ROOMY)
-    world = seed(emulator)
+    world = seed(emulator, pairs)
     with serve(emulator.app) as base_url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
         env.update(
@@ -90,11 +95,18 @@ async def test_identical_calls_in_two_serve_processes_write_once(
             await b.call_tool("connection_status", {})
             latency = CUSTOMER_LATENCY if "customer" in tool else LATENCY
             emulator.chaos.set_latency(latency)
-            # Odd pairs start in B: each process makes half the writes, which keeps it within
-            # its own limiter's budget (40 batch calls a minute) in the upsert_customers case.
+            # Odd pairs start in B: each process makes half the writes.
             answers = await run_pairs(
-                caller(a), caller(b), tool, args_of, world, latency=latency, swap_odd=True
+                caller(a),
+                caller(b),
+                tool,
+                args_of,
+                world,
+                latency=latency,
+                pairs=pairs,
+                swap_odd=True,
             )
+    assert len(answers) == pairs
     assert duplicates(emulator, tool, world) == {}
     assert disagreements(tool, answers) == []
     assert replays(tool, answers) == len(answers)
