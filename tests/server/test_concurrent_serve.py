@@ -110,3 +110,5 @@ async def test_identical_calls_in_two_serve_processes_write_once(
     assert duplicates(emulator, tool, world) == {}
     assert disagreements(tool, answers) == []
     assert replays(tool, answers) == len(answers)
+    # No second write was sent at all: QuickBooks never had to replay a requestid.
+    assert emulator.request_ids.replays == 0
