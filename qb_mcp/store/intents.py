@@ -25,7 +25,8 @@ How, and why this way. Two levels:
   dies), and the layers above do not change.
 - Keys are hashed onto STRIPES lock files (created on first use), so the folder stays small
   whatever the number of writes. Two unrelated intents on one stripe only wait for each other;
-  a task holds one section at a time, so stripes cannot deadlock.
+  a task holds one section at a time (entering a second one inside the first is refused), so
+  stripes cannot deadlock.
 
 Inside a section the ledger rows the client writes are tagged with the intent (a context
 variable, `qb_mcp.store.ledger.INTENT_TAG`), which lets the section settle rows an
@@ -156,6 +157,10 @@ class LocalSections:
 
     @contextlib.asynccontextmanager
     async def _local(self, intent: Intent) -> AsyncIterator[None]:
+        held = INTENT_TAG.get()
+        if held is not None:
+            # Two sections held at once could wait on each other (or on one stripe twice).
+            raise RuntimeError(f"{intent.tool}: already inside the write section of {held[0]}")
         lock = self._locks.setdefault(intent.stripe, asyncio.Lock())
         try:
             async with asyncio.timeout(self._wait_limit):

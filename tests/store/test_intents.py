@@ -92,14 +92,26 @@ async def test_two_connections_to_one_database_take_turns(
         await other.close()
 
 
+async def hold_until(
+    sections: object, the_intent: Intent, entered: anyio.Event, leave: anyio.Event
+) -> None:
+    async with sections.hold(the_intent):  # type: ignore[attr-defined]
+        entered.set()
+        await leave.wait()
+
+
 async def test_different_intents_run_side_by_side(database: Database) -> None:
     sections = FileSections(database)
     a, b = intent(1), intent(2)
     assert a.stripe != b.stripe
-    async with sections.hold(a):
+    entered, leave = anyio.Event(), anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(hold_until, sections, a, entered, leave)
+        await entered.wait()
         with anyio.fail_after(5):
             async with sections.hold(b):
                 pass
+        leave.set()
 
 
 HOLDER = textwrap.dedent(
@@ -151,10 +163,14 @@ async def test_a_killed_holder_frees_the_section_at_once(database: Database) -> 
 
 async def test_a_waiter_in_the_same_process_gives_up_with_a_clear_error() -> None:
     sections = LocalSections(wait_limit=0.05)
-    async with sections.hold(intent()):
+    entered, leave = anyio.Event(), anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(hold_until, sections, intent(), entered, leave)
+        await entered.wait()
         with pytest.raises(SectionBusyError, match="record_payment"):
             async with sections.hold(intent()):
                 pass
+        leave.set()
 
 
 async def test_the_lock_folder_is_owner_only_and_beside_the_database(database: Database) -> None:
@@ -214,3 +230,13 @@ async def test_sections_for_gives_one_object_per_database(database: Database) ->
     assert sections_for(database) is sections_for(database)
     assert sections_for(None) is sections_for(None)
     assert isinstance(sections_for(None), LocalSections)
+
+
+async def test_a_section_inside_a_section_is_refused(database: Database) -> None:
+    sections = FileSections(database)
+    async with sections.hold(intent(1)):
+        with pytest.raises(RuntimeError, match="already inside"):
+            async with sections.hold(intent(2)):
+                pass
+    async with sections.hold(intent(2)):  # and the first one was left cleanly
+        pass
