@@ -25,7 +25,7 @@ from tests.server.concurrency import (
 )
 from tests.server.conftest import error_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 # Every request waits this long in the emulator, so both calls of a pair are in flight together.
 LATENCY = 0.05
