@@ -180,11 +180,13 @@ class ToolMethods:
     def _method(self, name: str) -> Any:
         raise NotImplementedError
 
-    def __getattr__(self, name: str) -> Any:
-        # A tool spec added without a declaration above: callable, untyped.
-        if not name.startswith("_") and name in _specs():
-            return self._method(name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if not TYPE_CHECKING:  # so that a type checker still reports a misspelt method
+
+        def __getattr__(self, name: str) -> Any:
+            # A tool spec added without a declaration above: callable, untyped.
+            if not name.startswith("_") and name in _specs():
+                return self._method(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def _specs() -> dict[str, ToolSpec]:
@@ -364,11 +366,29 @@ async def open_books(
         if not company.isdigit():
             raise ConfigError(f"company must be a numeric realm id; got {company[:40]!r}")
         settings = dataclasses.replace(settings, realm_id=company)
-    async with open_state(settings, **wiring) as state:
-        # recent_changes(catch_up=True) works here as under `serve`; the periodic loops
-        # (worker, catch-up, event forwarding) belong to the long-running processes.
-        state.catch_up = served_catch_up(state)
-        yield Books(state, progress=progress)
+    try:
+        async with open_state(settings, **wiring) as state:
+            # recent_changes(catch_up=True) works here as under `serve`; the periodic loops
+            # (worker, catch-up, event forwarding) belong to the long-running processes.
+            state.catch_up = served_catch_up(state)
+            yield Books(state, progress=progress)
+    except BaseExceptionGroup as group:
+        # open_state's task group wraps whatever crosses it (a bad QBO_REALM_ID, the caller's
+        # own exception from the `async with` block): the caller gets the exception itself.
+        raise _alone(group) from None
+
+
+def _alone(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The one exception in `group` (however nested), else the group."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else group
 
 
 # ---- the sync API --------------------------------------------------------------------------------

@@ -168,3 +168,25 @@ async def test_progress_reaches_the_callback(settings: Settings, wiring: dict[st
 async def test_methods_are_documented_by_their_tool(books: Books) -> None:
     assert "customer" in (books.find_customer.__doc__ or "").lower()
     assert inspect.iscoroutinefunction(type(books.find_customer).__call__)
+
+
+async def test_the_callers_own_exception_leaves_the_block_as_itself(settings: Settings) -> None:
+    with pytest.raises(KeyError):
+        async with open_books(settings) as books:
+            await books.connection_status()
+            raise KeyError("the CRM's own bug")
+
+
+async def test_a_tool_without_a_declaration_is_still_a_method(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from qb_mcp import books as books_module
+
+    spec = next(s for s in all_specs() if s.name == "connection_status")
+    later = dataclasses.replace(spec, name="added_later")
+    monkeypatch.setattr(books_module, "_specs", lambda: {"added_later": later})
+    monkeypatch.setattr(books, "_specs", {"added_later": later})
+    status = await books.added_later()  # type: ignore[attr-defined]
+    assert status.source == "emulator"
