@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         ExplainFaultInput,
         ExplainFaultOutput,
     )
+    from qb_mcp.webhooks.forward import verify_event_signature
 
 # Where the public names live, searched in this order on first use.
 _MODULES = (
@@ -92,6 +93,7 @@ _MODULES = (
     "qb_mcp.errors",
     "qb_mcp.tools.events_models",
     "qb_mcp.tools.support_models",
+    "qb_mcp.webhooks.forward",
 )
 
 __all__ = [
@@ -154,6 +156,7 @@ __all__ = [
     "__version__",
     "open_books",
     "open_books_sync",
+    "verify_event_signature",
 ]
 
 
