@@ -174,16 +174,21 @@ async def run_event_loops(
     catch_up_interval: float = 300.0,
 ) -> AsyncIterator[Callable[[list[StoredEvent]], Awaitable[None]]]:
     """Follow the event store (and, for a connected company, run the worker and periodic
-    catch-up) while the server runs; yields the `on_stored` callback for in-process sources."""
+    catch-up; with QBO_EVENTS_FORWARD_URL, forward events to the CRM) while the server runs;
+    yields the `on_stored` callback for in-process sources."""
+    from qb_mcp.webhooks.forward import forwarder_for
     from qb_mcp.webhooks.worker import Worker
 
     follower = EventFollower(state.database, publisher, interval=poll_interval)
     await follower.start()
     worker = Worker(state.database, clock=state.clock)
+    forwarder = forwarder_for(state.settings, state.database, clock=state.clock)
 
     async def on_stored(_events: list[StoredEvent]) -> None:
         follower.wake()
         worker.wake()
+        if forwarder is not None:
+            forwarder.wake()
 
     state.catch_up = served_catch_up(state, on_stored, interval=catch_up_interval)
     async with anyio.create_task_group() as tasks:
@@ -191,6 +196,8 @@ async def run_event_loops(
         if state.source == "connection":
             tasks.start_soon(worker.run)
             tasks.start_soon(state.catch_up.run)
+        if forwarder is not None:
+            tasks.start_soon(forwarder.run)
         try:
             yield on_stored
         finally:
