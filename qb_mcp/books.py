@@ -295,14 +295,14 @@ class Books(ToolMethods):
         (events of changes at or after it); None: from the first stored. With `follow`, wait for
         new events once caught up (looked for every `poll_interval` seconds) instead of ending.
         """
-        from qb_mcp.store import events as store
         from qb_mcp.tools.events import _change
+        from qb_mcp.webhooks.feed import events_after, get_event
 
         database = self._state.database
         realm_id = await self.realm_id()
         seq, not_before = 0, None
         if isinstance(since, str):
-            found = await store.get(database, since)
+            found = await get_event(database, since)
             if found is None:
                 raise InvalidArgumentError(f"since: no stored event has the id {since[:60]!r}")
             seq = found.seq
@@ -313,7 +313,7 @@ class Books(ToolMethods):
         elif since is not None:
             raise InvalidArgumentError("since: give an event id, a datetime or None")
         while True:
-            page = await store.after(database, seq, limit=EVENTS_PAGE)
+            page = await events_after(database, seq, limit=EVENTS_PAGE)
             for event in page:
                 seq = event.seq
                 if event.realm_id != realm_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,34 @@ async def test_recent_changes_catches_up_and_events_iterate(books: Books) -> Non
     assert any(c.entity == "Customer" and c.entity_id == created.customer.id for c in seen)  # type: ignore[union-attr]
     after_last = [change async for change in books.events(since=seen[-1].event_id)]
     assert after_last == []
-    with pytest.raises(InvalidArgumentError):
+    with pytest.raises(InvalidArgumentError, match="evt_"):
         _ = [change async for change in books.events(since="no-such-event")]
+    with pytest.raises(InvalidArgumentError, match="no stored event"):
+        _ = [change async for change in books.events(since="evt_" + "0" * 24)]
+    with pytest.raises(InvalidArgumentError, match="time zone"):
+        _ = [change async for change in books.events(since=datetime(2026, 1, 1))]
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert [change async for change in books.events(since=later)] == []
+
+
+async def test_following_events_waits_for_new_ones(books: Books) -> None:
+    import anyio
+
+    await books.recent_changes(catch_up=True)
+    seen = [change async for change in books.events()]
+    cursor = seen[-1].event_id
+    arrived: list[str] = []
+
+    async def follow() -> None:
+        async for change in books.events(since=cursor, follow=True, poll_interval=0.05):
+            arrived.append(change.entity_id)
+            return
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(follow)
+        created = await books.upsert_customer(crm_id="crm-f1", company_name="Followed Ltd")
+        await books.recent_changes(catch_up=True)
+    assert created.customer is not None and arrived == [created.customer.id]
 
 
 async def test_progress_reaches_the_callback(settings: Settings, wiring: dict[str, Any]) -> None:
@@ -190,3 +217,46 @@ async def test_a_tool_without_a_declaration_is_still_a_method(
     monkeypatch.setattr(books, "_specs", {"added_later": later})
     status = await books.added_later()  # type: ignore[attr-defined]
     assert status.source == "emulator"
+
+
+async def test_a_connected_company_is_opened_through_its_stored_tokens(
+    settings: Settings, wiring: dict[str, Any]
+) -> None:
+    """As `serve`: encrypted tokens in the store, the token manager, Intuit's paths (the
+    emulator stands in for Intuit, reached in process), `company` choosing the realm."""
+    import dataclasses
+    import time
+
+    import httpx2
+
+    from qb_mcp.auth.intuit import TokenGrant
+    from qb_mcp.auth.wiring import open_auth
+    from qb_mcp.emulator import DEMO_REALM_ID, Emulator
+
+    emulator = Emulator()
+    connected = dataclasses.replace(
+        settings, oauth_base_url="http://emulator", api_base_url="http://emulator"
+    )
+    transport = httpx2.ASGITransport(app=emulator.app)
+    issued = emulator.issue_tokens(DEMO_REALM_ID)
+    async with open_auth(connected, transport=transport) as auth:
+        await auth.manager.save_login(
+            str(DEMO_REALM_ID),
+            TokenGrant(
+                access_token=issued.access_token,
+                refresh_token=issued.refresh_token,
+                expires_in=issued.expires_in,
+                refresh_expires_in=issued.x_refresh_token_expires_in,
+            ),
+            received_at=time.time(),
+            company_name="Craig's Design and Landscaping Services",
+        )
+    async with open_books(
+        connected, company=str(DEMO_REALM_ID), transport=transport, **wiring
+    ) as books:
+        assert books.source == "connection"
+        status = await books.connection_status()
+        made = await books.upsert_customer(crm_id="crm-c1", company_name="Connected Ltd")
+    assert status.refresh_token_expires_at
+    assert made.outcome == "created"
+    assert not (connected.home / "emulator-state.json").exists()
