@@ -239,8 +239,8 @@ class Books(ToolMethods):
 
     @property
     def source(self) -> str:
-        """ "connection" (a company connected with `qb-mcp auth login`) or "emulator" (the built-in
-        demo company)."""
+        """Which company this is: `connection` (connected with `qb-mcp auth login`) or
+        `emulator` (the built-in demo company)."""
         return self._state.source
 
     async def realm_id(self) -> str:
@@ -266,13 +266,13 @@ class Books(ToolMethods):
         from qb_mcp.tools.base import execute_tool, failure_text
 
         spec = self._spec(name)
-        given = _arguments(name, arguments, kwargs)
-        if not spec.read_only and self._state.settings.read_only:
-            raise ConfigError(
-                f"{name} writes to QuickBooks and QBO_READ_ONLY is on: nothing was written "
-                "(unset QBO_READ_ONLY to allow writes)"
-            )
         try:
+            given = _arguments(name, arguments, kwargs)
+            if not spec.read_only and self._state.settings.read_only:
+                raise ConfigError(
+                    f"{name} writes to QuickBooks and QBO_READ_ONLY is on: nothing was written "
+                    "(unset QBO_READ_ONLY to allow writes)"
+                )
             result = await execute_tool(spec, self._state, given, self._context, confirm=False)
         except QbMcpError as exc:
             text = failure_text(exc, tool=name, state=self._state)
@@ -430,7 +430,7 @@ class SyncBooks(ToolMethods):
 
     @property
     def source(self) -> str:
-        """ "connection" or "emulator" (the built-in demo company)."""
+        """Which company this is: `connection` or `emulator` (the built-in demo company)."""
         return self._books.source
 
     def realm_id(self) -> str:

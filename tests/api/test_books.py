@@ -134,8 +134,10 @@ async def test_a_fault_is_raised_as_itself_with_the_tool_error_text(books: Books
 async def test_read_only_refuses_writes_and_keeps_reads(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", environment="emulator", read_only=True)
     async with open_books(settings) as books:
-        with pytest.raises(qb_mcp.ConfigError, match="QBO_READ_ONLY"):
+        with pytest.raises(qb_mcp.ConfigError, match="QBO_READ_ONLY") as refused:
             await books.upsert_customer(company_name="Nope Inc")
+        assert "QBO_READ_ONLY" in (refused.value.explanation or "")
+        assert await audit.recent(books._state.database) == []
         assert (await books.connection_status()).read_only is True
 
 
