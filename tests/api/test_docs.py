@@ -6,9 +6,14 @@ from __future__ import annotations
 import re
 import sys
 import types
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from qb_mcp.store.events import StoredEvent
+from qb_mcp.webhooks import signature
+from qb_mcp.webhooks.forward import delivery_body
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "python.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
@@ -56,3 +61,25 @@ def test_every_python_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             books.close()  # type: ignore[attr-defined]
     contacts = namespace["CONTACTS"]
     assert all(contact.quickbooks_id for contact in contacts.values())  # type: ignore[attr-defined]
+    # The doc's view takes a delivery exactly as the forwarder makes it, and refuses a tampered one.
+    view = namespace["quickbooks_event_view"]
+    secret = str(namespace["FORWARD_SECRET"])
+    body = delivery_body(forwarded_event()).encode()
+    signed = signature.sign(body, secret)
+    assert view(body, signed) == (200, "queued")  # type: ignore[operator]
+    assert view(body, signed) == (200, "duplicate")  # type: ignore[operator]
+    assert view(body.replace(b"58", b"59"), signed)[0] == 401  # type: ignore[operator]
+
+
+def forwarded_event() -> StoredEvent:
+    return StoredEvent(
+        seq=1,
+        event_id="evt_" + "a" * 24,
+        realm_id="9341453050298",
+        entity="Customer",
+        entity_id="58",
+        operation="Update",
+        occurred_at=datetime(2026, 3, 2, 10, 15, tzinfo=UTC),
+        source="cloudevents",
+        received_at=1772446501.25,
+    )
