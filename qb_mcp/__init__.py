@@ -17,8 +17,13 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.common import (
+        LineView,
+        LinkView,
+    )
     from qb_mcp.bookkeeping.customers import (
         AddressIn,
+        BulkOutcome,
         CustomerContact,
         CustomerMatchView,
         CustomerView,
@@ -28,14 +33,26 @@ if TYPE_CHECKING:
         UpsertCustomersInput,
         UpsertCustomersResult,
     )
-    from qb_mcp.bookkeeping.explain import Explanation
-    from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
+    from qb_mcp.bookkeeping.explain import (
+        Explanation,
+        IntuitError,
+        RelatedFault,
+    )
+    from qb_mcp.bookkeeping.payments import (
+        AppliedView,
+        PaymentResult,
+        RecordPaymentInput,
+    )
     from qb_mcp.bookkeeping.reads import (
         FindItemsInput,
         FindItemsResult,
         GetTransactionInput,
+        ItemView,
         ListOpenInvoicesInput,
         OpenInvoicesResult,
+        OpenInvoiceView,
+        PaymentLineView,
+        PaymentView,
         QueryResult,
         RunQueryInput,
         TransactionResult,
@@ -48,8 +65,15 @@ if TYPE_CHECKING:
         EstimateView,
         InvoiceView,
     )
-    from qb_mcp.books import Books, SyncBooks, open_books, open_books_sync
-    from qb_mcp.config import Settings
+    from qb_mcp.books import (
+        Books,
+        SyncBooks,
+        open_books,
+        open_books_sync,
+    )
+    from qb_mcp.config import (
+        Settings,
+    )
     from qb_mcp.errors import (
         AuthenticationError,
         AuthorizationError,
@@ -58,6 +82,7 @@ if TYPE_CHECKING:
         ConflictError,
         DuplicateNameError,
         DuplicateRequestError,
+        FaultDetail,
         InvalidArgumentError,
         NotFoundError,
         OAuthError,
@@ -72,17 +97,26 @@ if TYPE_CHECKING:
         TransportError,
         ValidationError,
     )
-    from qb_mcp.tools.events_models import Change, RecentChangesInput, RecentChangesResult
+    from qb_mcp.tools.events_models import (
+        CatchUpSummary,
+        Change,
+        RecentChangesInput,
+        RecentChangesResult,
+    )
     from qb_mcp.tools.support_models import (
         CompanyStatus,
         ConnectionStatusInput,
         ExplainFaultInput,
         ExplainFaultOutput,
+        RecentFault,
     )
-    from qb_mcp.webhooks.forward import verify_event_signature
+    from qb_mcp.webhooks.forward import (
+        verify_event_signature,
+    )
 
 # Where the public names live, searched in this order on first use.
 _MODULES = (
+    "qb_mcp.bookkeeping.common",
     "qb_mcp.bookkeeping.customers",
     "qb_mcp.bookkeeping.explain",
     "qb_mcp.bookkeeping.payments",
@@ -98,10 +132,13 @@ _MODULES = (
 
 __all__ = [
     "AddressIn",
+    "AppliedView",
     "AuthenticationError",
     "AuthorizationError",
     "Books",
+    "BulkOutcome",
     "BusinessRuleError",
+    "CatchUpSummary",
     "Change",
     "CompanyStatus",
     "ConfigError",
@@ -120,18 +157,26 @@ __all__ = [
     "ExplainFaultInput",
     "ExplainFaultOutput",
     "Explanation",
+    "FaultDetail",
     "FindCustomerInput",
     "FindCustomerResult",
     "FindItemsInput",
     "FindItemsResult",
     "GetTransactionInput",
+    "IntuitError",
     "InvalidArgumentError",
     "InvoiceView",
+    "ItemView",
+    "LineView",
+    "LinkView",
     "ListOpenInvoicesInput",
     "NotFoundError",
     "OAuthError",
+    "OpenInvoiceView",
     "OpenInvoicesResult",
+    "PaymentLineView",
     "PaymentResult",
+    "PaymentView",
     "QBOError",
     "QbMcpError",
     "QueryError",
@@ -139,7 +184,9 @@ __all__ = [
     "ReauthorizationRequiredError",
     "RecentChangesInput",
     "RecentChangesResult",
+    "RecentFault",
     "RecordPaymentInput",
+    "RelatedFault",
     "RunQueryInput",
     "ServerError",
     "Settings",

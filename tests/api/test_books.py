@@ -47,6 +47,29 @@ def test_every_public_name_is_exported() -> None:
         _ = qb_mcp.no_such_name  # type: ignore[attr-defined]
 
 
+def test_every_model_a_method_takes_or_returns_is_exported() -> None:
+    import typing
+
+    from pydantic import BaseModel
+
+    seen: set[type[BaseModel]] = set()
+
+    def walk(annotation: object) -> None:
+        for argument in typing.get_args(annotation):
+            walk(argument)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in seen:
+                seen.add(annotation)
+                for info in annotation.model_fields.values():
+                    walk(info.annotation)
+
+    for spec in all_specs():
+        walk(spec.input_type())
+        walk(spec.output_type())
+    for model in seen:
+        assert getattr(qb_mcp, model.__name__, None) is model, model.__name__
+
+
 def test_importing_qb_mcp_loads_no_bookkeeping() -> None:
     import subprocess
     import sys
