@@ -57,11 +57,11 @@ def test_every_model_a_method_takes_or_returns_is_exported() -> None:
     def walk(annotation: object) -> None:
         for argument in typing.get_args(annotation):
             walk(argument)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            if annotation not in seen:
-                seen.add(annotation)
-                for info in annotation.model_fields.values():
-                    walk(info.annotation)
+        model = annotation if isinstance(annotation, type) else None
+        if model is not None and issubclass(model, BaseModel) and model not in seen:
+            seen.add(model)
+            for info in model.model_fields.values():
+                walk(info.annotation)
 
     for spec in all_specs():
         walk(spec.input_type())
