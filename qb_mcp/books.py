@@ -91,6 +91,7 @@ T = TypeVar("T")
 # How often `events(follow=True)` looks for new events (other processes store them too).
 EVENTS_POLL_SECONDS = 1.0
 EVENTS_PAGE = 100
+CLOSE_TIMEOUT = 30.0  # seconds `SyncBooks.close` lets calls in flight finish
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None] | None]
 
@@ -231,6 +232,8 @@ class Books(ToolMethods):
         self._state = state
         self._specs = _specs()
         self._context = _OutsideMcp(progress)
+        # Set when the books close: `events(follow=True)` loops end instead of outliving them.
+        self._closing = anyio.Event()
 
     @property
     def settings(self) -> Settings:
@@ -322,9 +325,10 @@ class Books(ToolMethods):
                     continue
                 yield _change(event)
             if len(page) < EVENTS_PAGE:
-                if not follow:
+                if not follow or self._closing.is_set():
                     return
-                await anyio.sleep(poll_interval)
+                with anyio.move_on_after(poll_interval):
+                    await self._closing.wait()
 
 
 def _arguments(
@@ -371,7 +375,11 @@ async def open_books(
             # recent_changes(catch_up=True) works here as under `serve`; the periodic loops
             # (worker, catch-up, event forwarding) belong to the long-running processes.
             state.catch_up = served_catch_up(state)
-            yield Books(state, progress=progress)
+            books = Books(state, progress=progress)
+            try:
+                yield books
+            finally:
+                books._closing.set()
     except BaseExceptionGroup as group:
         # open_state's task group wraps whatever crosses it (a bad QBO_REALM_ID, the caller's
         # own exception from the `async with` block): the caller gets the exception itself.
@@ -407,7 +415,8 @@ class SyncBooks(ToolMethods):
     def __init__(self, settings: Settings | None, company: str | None, **options: Any) -> None:
         self._pid = os.getpid()
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._running = 0  # calls in flight, which close() lets finish
         self._stack = contextlib.ExitStack()
         try:
             self._portal: BlockingPortal = self._stack.enter_context(
@@ -471,8 +480,10 @@ class SyncBooks(ToolMethods):
                 "these books were opened in another process (before a fork): call "
                 "open_books_sync in each worker process"
             )
-        if self._closed:
-            raise ConfigError("these books are closed: open them again with open_books_sync")
+        with self._lock:
+            if self._closed:
+                raise ConfigError("these books are closed: open them again with open_books_sync")
+            self._running += 1
         try:
             return self._portal.call(call)
         except RuntimeError as exc:
@@ -481,14 +492,23 @@ class SyncBooks(ToolMethods):
                     "open_books_sync's methods block; from async code use open_books instead"
                 ) from None
             raise
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._lock.notify_all()
 
-    def close(self) -> None:
-        """Close the company (the emulator's state is saved) and stop the loop thread. Calls
-        still running finish first; calling it again does nothing."""
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Close the company (the emulator's state is saved) and stop the loop thread.
+
+        New calls are refused at once, `events(follow=True)` iterators end, and calls in flight
+        get up to `timeout` seconds to finish. Calling it again does nothing.
+        """
         with self._lock:
             if self._closed or os.getpid() != self._pid:
                 return
             self._closed = True
+            self._portal.call(self._books._closing.set)  # followers end
+            self._lock.wait_for(lambda: self._running == 0, timeout=timeout)
         _OPEN.discard(self)
         self._stack.close()
 

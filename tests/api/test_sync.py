@@ -96,3 +96,27 @@ def test_a_bad_setting_fails_at_open(tmp_path: Path) -> None:
         open_books_sync(Settings(home=tmp_path, environment="emulator"), company="abc")
     with pytest.raises(ConfigError, match="QBO_REALM_ID=123"):
         open_books_sync(Settings(home=tmp_path, environment="emulator"), company="123")
+
+
+def test_close_ends_a_follower_and_waits_for_calls_in_flight(
+    settings: Settings, wiring: dict[str, Any]
+) -> None:
+    books = open_books_sync(settings, **wiring)
+    books.recent_changes(catch_up=True)
+    followed: list[str] = []
+    started = threading.Event()
+
+    def follow() -> None:
+        started.set()
+        for change in books.events(follow=True, poll_interval=0.05):
+            followed.append(change.event_id)
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    started.wait(timeout=30)
+    while not followed:  # it has read the stored events and now waits for new ones
+        follower.join(timeout=0.05)
+    books.close()
+    follower.join(timeout=30)
+    assert not follower.is_alive()
+    assert followed
