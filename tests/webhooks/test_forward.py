@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 import pytest
 
@@ -352,3 +353,47 @@ async def test_doctor_reports_the_backlog_and_the_last_failure(
     off = Settings(home=tmp_path / "home", environment="emulator")
     [check] = [c for c in await diagnose(off, offline=True) if c.name == "events forwarding"]
     assert check.status == "OK" and "off" in check.message
+
+
+async def test_qb_mcp_webhooks_forwards_what_intuit_sends(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """End to end: Intuit's signed notification into `qb-mcp webhooks`, out to the CRM."""
+    import httpx2
+
+    from tests.webhooks.conftest import TOKEN, free_port, post_signed
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "QBO_HOME": str(tmp_path / "home"),
+        "QBO_WEBHOOK_VERIFIER_TOKEN": TOKEN,
+        "QBO_EVENTS_FORWARD_URL": receiver.url,
+        "QBO_EVENTS_FORWARD_SECRET": SECRET,
+    }
+    process = await anyio.open_process(
+        [sys.executable, "-m", "qb_mcp", "webhooks", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        banner = b""
+        while b"webhook listener at" not in banner:
+            banner += await process.stderr.receive()
+        body = (
+            b'{"eventNotifications":[{"realmId":"1185883450","dataChangeEvent":{"entities":'
+            b'[{"name":"Invoice","id":"130","operation":"Void",'
+            b'"lastUpdated":"2026-01-15T04:00:00.123-0800"}]}}]}'
+        )
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert (await post_signed(http, "/webhooks/intuit", body)).status_code == 200
+        await anyio.to_thread.run_sync(receiver.wait_for, 1)
+    finally:
+        process.terminate()
+        await process.wait()
+    [delivery] = receiver.received
+    event = json.loads(delivery.body)
+    assert (event["entity"], event["entity_id"], event["operation"]) == ("Invoice", "130", "Void")
+    assert event["realm_id"] == "1185883450"
+    assert verify_event_signature(delivery.body, delivery.headers["x-qb-mcp-signature"], SECRET)
