@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -79,6 +80,10 @@ from qb_mcp.tools.support_models import (
 if TYPE_CHECKING:
     from typing import Self
 
+    import httpx2
+
+    from qb_mcp.emulator import Emulator
+    from qb_mcp.qbo.limiter import RealmLimiter
     from qb_mcp.tools.base import AppState, ToolSpec
 
 __all__ = ["Books", "SyncBooks", "open_books", "open_books_sync"]
@@ -354,14 +359,21 @@ async def open_books(
     *,
     company: str | None = None,
     progress: Progress | None = None,
-    **wiring: Any,
+    emulator: Emulator | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    limiter: RealmLimiter | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Books]:
     """One company's books, wired as `qb-mcp serve` wires them.
 
     `settings`: default `Settings.from_env()` (the QBO_ variables). `company`: the realm id of a
     connected company (overrides QBO_REALM_ID). `progress`: called with (done, total, message)
-    during bulk work (`upsert_customers`). `wiring` is for tests: the keyword arguments of
-    `server.open_state` (`emulator`, `transport`, `limiter`, `clock`).
+    during bulk work (`upsert_customers`).
+
+    For the CRM's own tests, as `serve`'s: `emulator` opens that emulator's demo company
+    (`qb_mcp.emulator.Emulator`, with its fault injection) whatever is connected; `transport`
+    carries a connected company's API and OAuth calls; `limiter` replaces the realm's request
+    budget; `clock` is the time source.
     """
     from qb_mcp.server import open_state, served_catch_up
 
@@ -371,7 +383,9 @@ async def open_books(
             raise ConfigError(f"company must be a numeric realm id; got {company[:40]!r}")
         settings = dataclasses.replace(settings, realm_id=company)
     try:
-        async with open_state(settings, **wiring) as state:
+        async with open_state(
+            settings, emulator=emulator, transport=transport, limiter=limiter, clock=clock
+        ) as state:
             # recent_changes(catch_up=True) works here as under `serve`; the periodic loops
             # (worker, catch-up, event forwarding) belong to the long-running processes.
             state.catch_up = served_catch_up(state)
@@ -412,7 +426,8 @@ class SyncBooks(ToolMethods):
     prefork pool), it refuses to run in the child: open it in each worker process.
     """
 
-    def __init__(self, settings: Settings | None, company: str | None, **options: Any) -> None:
+    def __init__(self, opening: contextlib.AbstractAsyncContextManager[Books]) -> None:
+        """Enter `opening` (an `open_books(...)`) on a new event-loop thread."""
         self._pid = os.getpid()
         self._closed = False
         self._lock = threading.Condition()
@@ -423,9 +438,7 @@ class SyncBooks(ToolMethods):
                 start_blocking_portal(backend="asyncio", name="qb-mcp-books")
             )
             self._books: Books = self._stack.enter_context(
-                self._portal.wrap_async_context_manager(
-                    open_books(settings, company=company, **options)
-                )
+                self._portal.wrap_async_context_manager(opening)
             )
         except BaseException:
             self._stack.close()
@@ -524,11 +537,25 @@ def open_books_sync(
     *,
     company: str | None = None,
     progress: Callable[[float, float | None, str | None], None] | None = None,
-    **wiring: Any,
+    emulator: Emulator | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    limiter: RealmLimiter | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> SyncBooks:
-    """One company's books for synchronous code (arguments as `open_books`); use it in a `with`
-    block, or keep it for the process and call `close()` at shutdown."""
-    return SyncBooks(settings, company, progress=progress, **wiring)
+    """One company's books for synchronous code (arguments as `open_books`; `progress` is
+    called on the books' loop thread); use it in a `with` block, or keep it for the process
+    and call `close()` at shutdown."""
+    return SyncBooks(
+        open_books(
+            settings,
+            company=company,
+            progress=progress,
+            emulator=emulator,
+            transport=transport,
+            limiter=limiter,
+            clock=clock,
+        )
+    )
 
 
 @atexit.register

@@ -3,7 +3,7 @@ name the error each line must get."""
 
 from __future__ import annotations
 
-from qb_mcp import SyncBooks
+from qb_mcp import SyncBooks, open_books_sync
 
 
 def mistakes(books: SyncBooks) -> None:
@@ -12,3 +12,7 @@ def mistakes(books: SyncBooks) -> None:
     result = books.find_customer(name="Ada")
     print(result.customers)  # attr-defined
     books.no_such_tool()  # attr-defined
+
+
+def misopened() -> None:
+    open_books_sync(compnay="123")  # call-arg
