@@ -50,7 +50,7 @@ class Receiver:
         headers = {"Retry-After": self.retry_after} if self.retry_after and status >= 400 else {}
         return Response(status_code=status, headers=headers)
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> None:
+    def wait_for(self, count: int, timeout: float = 60.0) -> None:
         """Until `count` requests arrived (generous: the machine is shared)."""
         deadline = time.monotonic() + timeout
         while len(self.received) < count:
