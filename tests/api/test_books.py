@@ -285,3 +285,13 @@ async def test_a_connected_company_is_opened_through_its_stored_tokens(
     assert status.refresh_token_expires_at
     assert made.outcome == "created"
     assert not (connected.home / "emulator-state.json").exists()
+
+
+async def test_a_chosen_environment_with_nothing_connected_is_not_the_demo_company(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"QBO_HOME": str(tmp_path / "home"), "QBO_ENVIRONMENT": "sandbox"})
+    async with open_books(settings) as books:
+        with pytest.raises(qb_mcp.NotConnectedError) as caught:
+            await books.find_customer(name="Amy")
+    assert "auth login" in (caught.value.explanation or "")
