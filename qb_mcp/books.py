@@ -247,8 +247,9 @@ class Books(ToolMethods):
 
     @property
     def source(self) -> str:
-        """Which company this is: `connection` (connected with `qb-mcp auth login`) or
-        `emulator` (the built-in demo company)."""
+        """Which company this is: `connection` (connected with `qb-mcp auth login`),
+        `emulator` (the built-in demo company), or `none` (QBO_ENVIRONMENT chose an
+        environment with no company connected: every call raises `NotConnectedError`)."""
         return self._state.source
 
     async def realm_id(self) -> str:
@@ -452,7 +453,7 @@ class SyncBooks(ToolMethods):
 
     @property
     def source(self) -> str:
-        """Which company this is: `connection` or `emulator` (the built-in demo company)."""
+        """Which company this is: `connection`, `emulator` or `none` (see `Books.source`)."""
         return self._books.source
 
     def realm_id(self) -> str:
