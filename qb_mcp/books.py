@@ -9,8 +9,11 @@ writes keep their idempotency keys and critical sections, and a tool's result mo
 method's result. What differs from MCP is only the edges: arguments are Python values (keyword
 arguments or the input model itself), and a failure is raised as the `qb_mcp.errors` exception
 it is, with `explanation` holding the text an MCP client would read (also added as a note, so
-a traceback shows it). Writes are not confirmed (QBO_CONFIRM_WRITES asks an assistant's user;
-here the calling code is the user), and with QBO_READ_ONLY a write method refuses to run.
+a traceback shows it); an exception outside `qb_mcp.errors` is a bug and propagates
+unchanged. Writes are not confirmed (QBO_CONFIRM_WRITES asks an assistant's user; here the
+calling code is the user), and with QBO_READ_ONLY a write method refuses to run. The periodic
+loops of a long-running server (webhook worker, catch-up, event forwarding) are not run here;
+`recent_changes(catch_up=True)` catches up on demand.
 
 The methods come from the tool specs: each is declared once below as `tool(InputModel,
 ResultModel)`, which gives it its static type (keyword arguments checked against the input
