@@ -441,6 +441,7 @@ class SyncBooks(ToolMethods):
             self._portal: BlockingPortal = self._stack.enter_context(
                 start_blocking_portal(backend="asyncio", name="qb-mcp-books")
             )
+            self._loop_thread = self._portal.call(threading.get_ident)
             self._books: Books = self._stack.enter_context(
                 self._portal.wrap_async_context_manager(opening)
             )
@@ -502,13 +503,12 @@ class SyncBooks(ToolMethods):
                 raise ConfigError("these books are closed: open them again with open_books_sync")
             self._running += 1
         try:
-            return self._portal.call(call)
-        except RuntimeError as exc:
-            if "from the event loop thread" in str(exc):
+            if threading.get_ident() == self._loop_thread:
+                # Blocking the loop on itself would never return.
                 raise ConfigError(
                     "open_books_sync's methods block; from async code use open_books instead"
-                ) from None
-            raise
+                )
+            return self._portal.call(call)
         finally:
             with self._lock:
                 self._running -= 1
