@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -120,3 +122,27 @@ def test_close_ends_a_follower_and_waits_for_calls_in_flight(
     follower.join(timeout=30)
     assert not follower.is_alive()
     assert followed
+
+
+def test_books_opened_before_a_fork_refuse_to_run_in_the_child(books: SyncBooks) -> None:
+    books.connection_status()
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: a prefork worker that inherited the parent's books
+        try:
+            books.connection_status()
+            answer = b"ran"
+        except ConfigError as exc:
+            answer = b"refused" if b"each worker process" in str(exc).encode() else b"other"
+        except BaseException:
+            answer = b"crashed"
+        os.write(write, answer)
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"refused"
+    assert books.connection_status().reachable  # the parent's books still work
