@@ -295,3 +295,31 @@ async def test_a_chosen_environment_with_nothing_connected_is_not_the_demo_compa
         with pytest.raises(qb_mcp.NotConnectedError) as caught:
             await books.find_customer(name="Amy")
     assert "auth login" in (caught.value.explanation or "")
+
+
+async def test_identical_writes_from_two_books_at_once_write_once(
+    settings: Settings, wiring: dict[str, Any]
+) -> None:
+    """Two books on one company (two parts of the CRM) upsert the same contact together: the
+    write critical sections and the ledger make it one customer."""
+    import anyio
+
+    from qb_mcp.emulator import Emulator
+
+    emulator = Emulator()
+    outcomes: list[str] = []
+    async with (
+        open_books(settings, emulator=emulator, **wiring) as one,
+        open_books(settings, emulator=emulator, **wiring) as two,
+    ):
+
+        async def upsert(books: Books) -> None:
+            result = await books.upsert_customer(crm_id="crm-twice", company_name="Twice Ltd")
+            outcomes.append(result.outcome)
+
+        async with anyio.create_task_group() as tasks:
+            for books in (one, two, one, two):
+                tasks.start_soon(upsert, books)
+        found = await one.find_customer(name="Twice Ltd")
+    assert sorted(outcomes) == ["created", "unchanged", "unchanged", "unchanged"]
+    assert len(found.matches) == 1
