@@ -55,6 +55,9 @@ settings (environment variables; command-line options override them):
   QBO_AUTH_ISSUER, QBO_AUTH_AUDIENCE
                               serve --transport http: accept this identity provider's JWTs for
                               this server's URL (default: none; bearer tokens: `qb-mcp tokens`)
+  QBO_EVENTS_FORWARD_URL, QBO_EVENTS_FORWARD_SECRET
+                              POST each stored event to the CRM, signed with the secret
+                              (default: none: no forwarding)
 
 Run `qb-mcp COMMAND --help` for a command's options."""
 

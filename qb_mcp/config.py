@@ -68,6 +68,7 @@ class OAuthEndpoints:
 # be able to listen for its callback while the emulator runs.
 DEFAULT_REDIRECT_URI = "http://localhost:8766/callback"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_FORWARD_SECRET = 16
 
 
 def default_home() -> Path:
@@ -102,6 +103,9 @@ class Settings:
     # server's resource URL (the audience those JWTs must name). Both or neither.
     auth_issuer: str | None = None
     auth_audience: str | None = None
+    # Where every stored QuickBooks event is POSTed (the CRM), and the key its signature uses.
+    events_forward_url: str | None = None
+    events_forward_secret: str | None = field(default=None, repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -170,6 +174,19 @@ class Settings:
                 f"{missing} must be set too: QBO_AUTH_ISSUER (the identity provider) and "
                 "QBO_AUTH_AUDIENCE (this server's URL, e.g. https://mcp.example.com/mcp) go together"
             )
+        forward_url = get("QBO_EVENTS_FORWARD_URL")
+        forward_secret = get("QBO_EVENTS_FORWARD_SECRET")
+        if forward_url:
+            _check_url("QBO_EVENTS_FORWARD_URL", forward_url)
+            if forward_secret is None:
+                raise ConfigError(
+                    "QBO_EVENTS_FORWARD_URL is set but QBO_EVENTS_FORWARD_SECRET is not: set it "
+                    "to a long random secret the CRM checks each delivery's signature with"
+                )
+        if forward_secret is not None and len(forward_secret) < MIN_FORWARD_SECRET:
+            raise ConfigError(
+                f"QBO_EVENTS_FORWARD_SECRET must be at least {MIN_FORWARD_SECRET} characters"
+            )
         log_level = (get("QBO_LOG_LEVEL") or "WARNING").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -191,6 +208,8 @@ class Settings:
             allowed_hosts=parse_allowed_hosts("QBO_ALLOWED_HOSTS", get("QBO_ALLOWED_HOSTS")) or (),
             auth_issuer=auth_issuer,
             auth_audience=auth_audience,
+            events_forward_url=forward_url,
+            events_forward_secret=forward_secret,
         )
 
 
