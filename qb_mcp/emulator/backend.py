@@ -326,6 +326,7 @@ class Backend:
                 "Stale Object Error : You and root were working on this at the same time. root "
                 "finished before you did, so your work was not saved.",
             )
+        sales.refuse_if_deposited(name, old)
         return old
 
     def _build(

@@ -536,3 +536,24 @@ def refresh(
             assert mine is not None
             mine["Balance"] = balance
             mine["BalanceWithJobs"] = balance
+
+
+def refuse_if_deposited(name: str, obj: Mapping[str, Any]) -> None:
+    """6540 for a change to a Payment or SalesReceipt a Deposit holds.
+
+    Intuit's Payment reference ("Void a payment", quoted in Wish-Org/QuickBooksSharp#8): "If
+    funds for the payment have been deposited, you must delete the associated deposit object
+    before voiding the payment object"; the fault is 6540 "Deposited Transaction cannot be
+    changed" (fault catalog). The emulator holds no Deposit entity: a deposit shows only as the
+    LinkedTxn entry QuickBooks puts on the deposited transaction (set through a state restore).
+    """
+    if name not in ("Payment", "SalesReceipt"):
+        return
+    for link in obj.get("LinkedTxn") or []:
+        if isinstance(link, Mapping) and link.get("TxnType") == "Deposit":
+            raise QBOFault.one(
+                "6540",
+                "Deposited Transaction cannot be changed",
+                f"Deposited Transaction cannot be changed: {name} {obj.get('Id')} is part of "
+                f"deposit {link.get('TxnId')}; remove it from the deposit first.",
+            )

@@ -90,8 +90,8 @@ STALE_RETRIES = 3  # re-applies after 5010 before giving up (a very busy object)
 
 # Name lists cannot be deleted, only made inactive; transactions are deleted or voided.
 NAME_LISTS = frozenset({"Customer", "Item"})
-TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment"})
-VOIDABLE = frozenset({"Invoice", "Payment"})
+TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
+VOIDABLE = frozenset({"Invoice", "Payment", "SalesReceipt"})
 WRITABLE = NAME_LISTS | TRANSACTIONS
 # Money fields checked (and turned into Decimal) before sending: cents only, never negative.
 AMOUNT_FIELDS = frozenset({"Amount", "TotalAmt"})
@@ -143,6 +143,10 @@ class QBOClient:
             follow_redirects=False,
         )
         self.last_intuit_tid: str | None = None
+
+    def now(self) -> float:
+        """The client's clock reading, epoch seconds (the one its checks use)."""
+        return self._clock()
 
     @property
     def limiter(self) -> RealmLimiter:
@@ -336,10 +340,15 @@ class QBOClient:
         entity_id: str,
         *,
         sync_token: str | None = None,
+        private_note: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Void a transaction (Invoice, Payment): amounts become 0, the record stays."""
-        return await self._remove("void", entity, entity_id, sync_token, idempotency_key)
+        """Void a transaction (Invoice, Payment, SalesReceipt): amounts become 0, the record
+        stays. `private_note` goes with the void of a Payment or SalesReceipt (a sparse update,
+        which QuickBooks prefixes with "Voided"); an Invoice's `operation=void` takes none."""
+        return await self._remove(
+            "void", entity, entity_id, sync_token, idempotency_key, private_note=private_note
+        )
 
     async def deactivate(
         self,
@@ -433,10 +442,17 @@ class QBOClient:
         entity_id: str,
         sync_token: str | None,
         idempotency_key: str | None,
+        *,
+        private_note: str | None = None,
     ) -> dict[str, Any]:
         name = canonical_entity(entity, writable=True)
         _check_operation(operation, name)
         _check_id(entity_id)
+        by_update = operation == "void" and name in batching.VOID_BY_UPDATE
+        if private_note is not None and not (by_update and isinstance(private_note, str)):
+            raise InvalidArgumentError(
+                f"private_note goes only with the void of {', '.join(batching.VOID_BY_UPDATE)}"
+            )
         read_first = sync_token is None
         if sync_token is not None:
             _check_sync_token(sync_token)
@@ -445,9 +461,11 @@ class QBOClient:
                 sync_token = _sync_token(await self.get(name, entity_id), name, entity_id)
             body: dict[str, Any] = {"Id": entity_id, "SyncToken": sync_token}
             params: dict[str, str] = {"operation": operation}
-            if operation == "void" and name in batching.VOID_BY_UPDATE:
+            if by_update:
                 body["sparse"] = True
                 params = {"operation": "update", "include": "void"}
+                if private_note is not None:
+                    body["PrivateNote"] = private_note
             try:
                 answer, _ = await self._write(
                     operation, name, name.lower(), body, idempotency_key, params=params

@@ -187,6 +187,7 @@ _PATH_ENTITIES = {
     "estimate": "Estimate",
     "invoice": "Invoice",
     "payment": "Payment",
+    "salesreceipt": "SalesReceipt",
     "item": "Item",
     "batch": "Batch",
 }

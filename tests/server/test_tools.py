@@ -28,6 +28,8 @@ TOOLS = {
     "connection_status",
     "upsert_customers",
     "recent_changes",
+    "void_transaction",
+    "delete_transaction",
 }
 WRITE_TOOLS = {
     "upsert_customer",
@@ -35,6 +37,8 @@ WRITE_TOOLS = {
     "create_estimate",
     "convert_estimate",
     "record_payment",
+    "void_transaction",
+    "delete_transaction",
 }
 CONTACT = {
     "crm_id": "crm-77",
