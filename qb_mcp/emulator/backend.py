@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from qb_mcp.emulator import fields as f
-from qb_mcp.emulator import names, sales
+from qb_mcp.emulator import lists, names, sales
 from qb_mcp.emulator import values as v
 from qb_mcp.emulator.changes import ChangeEvent
 from qb_mcp.emulator.faults import QBOFault, unsupported_operation
@@ -35,6 +35,9 @@ ENTITIES = {
         "Invoice",
         "Payment",
         "SalesReceipt",
+        "Term",
+        "PaymentMethod",
+        "Account",
     )
 }
 _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
@@ -45,6 +48,7 @@ _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Invoice": (f.INVOICE, f.INVOICE_READ_ONLY),
     "Payment": (f.PAYMENT, f.PAYMENT_READ_ONLY),
     "SalesReceipt": (f.SALES_RECEIPT, f.SALES_RECEIPT_READ_ONLY),
+    **lists.FIELDS,  # Term, PaymentMethod, Account
 }
 _TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
 # QuickBooks has two void forms (Intuit's API reference, entity pages "Void a ..."): an Invoice is
@@ -332,6 +336,7 @@ class Backend:
     def _build(
         self, tx: Tx, name: str, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None
     ) -> Obj:
+        lists.check_refs(tx, props)
         if name == "Customer":
             return names.customer(tx, props, old)
         if name == "Item":
@@ -340,6 +345,8 @@ class Backend:
             return names.company_info(tx, props, old)
         if name == "Payment":
             return sales.payment(tx, props, body, old)
+        if name in lists.FIELDS:
+            return lists.build(tx, name, props, old)
         return sales.sales(tx, name, props, body, old)
 
     def _detach_payments(self, tx: Tx, invoice_id: str) -> None:

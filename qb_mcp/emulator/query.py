@@ -229,6 +229,48 @@ _ENTITIES: dict[str, _Entity] = {
             HomeTotalAmt FreeFormAddress ProjectRef SalesTermRef domain sparse""",
         ),
         _entity(
+            "Term",
+            """
+            Id id fs
+            Name string fs
+            Active bool fs
+            """
+            + _META,
+            """SyncToken Type DueDays DiscountDays DiscountPercent DayOfMonthDue
+            DueNextMonthDays DiscountDayOfMonth MetaData domain sparse""",
+            name_list=True,
+        ),
+        _entity(
+            "PaymentMethod",
+            """
+            Id id fs
+            Name string fs
+            Active bool fs
+            Type string f
+            """
+            + _META,
+            "SyncToken MetaData domain sparse",
+            name_list=True,
+        ),
+        _entity(
+            # Intuit's Account page marks Name, Active, AccountType, Classification and
+            # FullyQualifiedName filterable (its own sample queries filter on them).
+            "Account",
+            """
+            Id id fs
+            Name string fs
+            Active bool fs
+            AccountType string f
+            AccountSubType string f
+            Classification string f
+            FullyQualifiedName string fs
+            """
+            + _META,
+            """SyncToken AcctNum Description ParentRef TaxCodeRef CurrentBalance
+            CurrentBalanceWithSubAccounts SubAccount CurrencyRef MetaData domain sparse""",
+            name_list=True,
+        ),
+        _entity(
             "CompanyInfo",
             "Id id fs\n" + _META,
             """SyncToken CompanyName CompanyAddr LegalAddr SupportedLanguages Country Email
@@ -247,11 +289,11 @@ SORTABLE: dict[str, frozenset[str]] = {
 
 # Entities QBO answers queries for that the emulator does not hold (Intuit's all-entities list).
 _OTHER_QBO_ENTITIES = (
-    "Account Attachable Bill BillPayment Budget Class CompanyCurrency CreditCardPayment "
+    "Attachable Bill BillPayment Budget Class CompanyCurrency CreditCardPayment "
     "CreditMemo CustomerType Department Deposit Employee Entitlements ExchangeRate "
-    "InventoryAdjustment JournalCode JournalEntry PaymentMethod Preferences Purchase "
+    "InventoryAdjustment JournalCode JournalEntry Preferences Purchase "
     "PurchaseOrder RecurringTransaction RefundReceipt ReimburseCharge TaxAgency "
-    "TaxClassification TaxCode TaxPayment TaxRate Term TimeActivity Transfer Vendor VendorCredit"
+    "TaxClassification TaxCode TaxPayment TaxRate TimeActivity Transfer Vendor VendorCredit"
 )
 _NOT_EMULATED = {n.lower(): n for n in _OTHER_QBO_ENTITIES.split()}
 

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from qb_mcp.emulator import fields as f
+from qb_mcp.emulator import lists
 from qb_mcp.emulator import values as v
 from qb_mcp.emulator.faults import QBOFault
 from qb_mcp.emulator.names import address_ids
@@ -238,11 +239,17 @@ def sales(
             if key not in props and key in old:
                 props[key] = old[key]
     props.setdefault("TxnDate", company_day(tx.now))
+    if entity == "Invoice" and "SalesTermRef" not in props and customer.get("SalesTermRef"):
+        # Choice: like its addresses, an invoice takes the customer's terms when given none.
+        props["SalesTermRef"] = dict(customer["SalesTermRef"])
     if entity == "Invoice" and "DueDate" not in props:
-        # QuickBooks' default terms are Net 30 (invoice-create-response.json: +30 days).
+        # The terms decide; without any, the company's default Net 30
+        # (invoice-create-response.json: +30 days).
         try:
-            due = date.fromisoformat(props["TxnDate"]) + timedelta(days=30)
-        except OverflowError:
+            due = lists.due_date(
+                date.fromisoformat(props["TxnDate"]), lists.term_of(tx, props.get("SalesTermRef"))
+            )
+        except (OverflowError, ValueError):
             raise v.invalid_property("TxnDate is out of range", "TxnDate") from None
         props["DueDate"] = due.isoformat()
     # Like QuickBooks, a transaction without addresses or email takes the customer's.
@@ -278,6 +285,8 @@ def sales(
         return out
     if entity == "SalesReceipt":
         # Paid in full when made: nothing is owed and nothing links to it (SalesReceipt reference).
+        # The money goes to Undeposited Funds unless a deposit account is named, as a payment's.
+        out.setdefault("DepositToAccountRef", {"value": "4", "name": "Undeposited Funds"})
         out["Balance"] = ZERO
         out["LinkedTxn"] = []
         return out
