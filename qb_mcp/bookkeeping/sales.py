@@ -5,9 +5,9 @@ Choices where the brief is silent:
   active record; otherwise the refusal lists the candidates (ids and names) to choose from.
 - Line amounts are `money.line_amount(quantity, unit_price)`, QuickBooks' own check (6070); the
   unit price defaults to the item's UnitPrice, and an item without one needs `unit_price`.
-- Due date of a converted invoice: the `due_date` given; else TxnDate + DEFAULT_TERMS_DAYS (30).
-  QuickBooks' Term entity (the customer's SalesTermRef -> DueDays) is not reachable through the
-  client or the emulator yet, so terms are not read: the result says which rule was used.
+- Due date of a converted invoice: the `due_date` given; else the customer's terms (SalesTermRef,
+  read from QuickBooks: `terms.py`), also set on the invoice; else none is sent and QuickBooks
+  applies the company's default terms. The result says which rule was used.
 - Expired: an estimate whose ExpirationDate is before today is refused, unless it was accepted
   (AcceptedDate) on or before its ExpirationDate: the customer said yes in time.
 - "Today" is the caller's: operations take `today` (default: the UTC date), so tests inject it.
@@ -59,6 +59,7 @@ from qb_mcp.bookkeeping.common import (
     text,
     transaction_label,
 )
+from qb_mcp.bookkeeping.terms import customer_terms
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
@@ -225,7 +226,7 @@ class ConvertEstimateInput(InputModel):
     )
     txn_date: DateIn | None = Field(default=None, description="invoice date; default today")
     due_date: DateIn | None = Field(
-        default=None, description=f"default: invoice date + {DEFAULT_TERMS_DAYS} days"
+        default=None, description="default: by the customer's terms, else the company's"
     )
 
     @model_validator(mode="after")
@@ -317,18 +318,32 @@ async def convert_estimate(
         )
     _check_convertible(estimate, today)
     txn_date = params.txn_date or today
+    customer_id = ref_value(estimate, "CustomerRef")
+    invoice: dict[str, Any] = {"CustomerRef": {"value": customer_id}}
     if params.due_date is not None:
-        due, rule = params.due_date, "given"
+        invoice["DueDate"], rule = params.due_date.isoformat(), "given"
     else:
-        due = txn_date + timedelta(days=DEFAULT_TERMS_DAYS)
-        rule = f"invoice date + {DEFAULT_TERMS_DAYS} days (payment terms are not read)"
-    invoice: dict[str, Any] = {
-        "CustomerRef": {"value": ref_value(estimate, "CustomerRef")},
-        "TxnDate": txn_date.isoformat(),
-        "DueDate": due.isoformat(),
-        "Line": [_copy_line(line) for line in _raw_sales_lines(estimate)],
-        "LinkedTxn": [{"TxnId": estimate_id, "TxnType": "Estimate"}],
-    }
+        customer = await get_or_none(client, "Customer", customer_id) if customer_id else None
+        found = await customer_terms(client, customer) if customer else None
+        if found is not None:
+            due = found.due(txn_date)
+            if due > LATEST_DATE:
+                raise InvalidArgumentError(
+                    f"the customer's terms make the invoice due {due.isoformat()}, after the "
+                    "last date QuickBooks takes; give due_date"
+                )
+            invoice["DueDate"] = due.isoformat()
+            invoice["SalesTermRef"] = {"value": found.term_id}
+            rule = f"the customer's terms ({quoted(found.name, limit=31)})"
+        else:
+            rule = "the company's default terms (the customer has none)"
+    invoice.update(
+        {
+            "TxnDate": txn_date.isoformat(),
+            "Line": [_copy_line(line) for line in _raw_sales_lines(estimate)],
+            "LinkedTxn": [{"TxnId": estimate_id, "TxnType": "Estimate"}],
+        }
+    )
     memo = memo_text(estimate)
     if memo:
         invoice["CustomerMemo"] = {"value": memo}

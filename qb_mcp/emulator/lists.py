@@ -198,16 +198,10 @@ def due_date(txn_date: date, term: Mapping[str, Any] | None) -> date:
     def in_month(year: int, month: int) -> date:
         return date(year, month, min(day_due, calendar.monthrange(year, month)[1]))
 
-    due = in_month(txn_date.year, txn_date.month)
-    if due < txn_date or (due - txn_date).days < cutoff:
-        year, month = (
-            (txn_date.year + 1, 1)
-            if txn_date.month == 12
-            else (
-                txn_date.year,
-                txn_date.month + 1,
-            )
-        )
+    year, month = txn_date.year, txn_date.month
+    due = in_month(year, month)
+    while due < txn_date or (due - txn_date).days < cutoff:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         due = in_month(year, month)
     return due
 

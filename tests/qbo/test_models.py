@@ -64,7 +64,7 @@ ALL = sample_entities()
 def test_the_samples_hold_the_transaction_and_customer_entities() -> None:
     # The samples have no Item or CompanyInfo; those are tested below with Intuit's reference shape.
     names = {p.values[0] for p in ALL}
-    assert names == {"Customer", "Estimate", "Invoice", "Payment"}
+    assert {"Customer", "Estimate", "Invoice", "Payment"} <= names
     assert len(ALL) >= 20
 
 
