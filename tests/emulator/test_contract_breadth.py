@@ -132,3 +132,17 @@ async def test_an_invoice_is_due_by_its_customers_terms(
 
 def body_of_fault_code(answer: httpx2.Response) -> str:
     return str(answer.json()["Fault"]["Error"][0]["code"])
+
+
+async def test_the_item_create_sample_is_accepted_with_its_income_account(
+    client: httpx2.AsyncClient, base: str
+) -> None:
+    request = load(SAMPLES, "item-create-request.json")
+    made = assert_answer(body_of(await post(client, f"{base}/item", request)), "Item")
+    assert_shape(entity_profile(SAMPLES, "Item"), made)
+    assert made["IncomeAccountRef"] == {"value": "1", "name": "Services"}
+    bank = await first_id(client, base, "Account", "where AccountType = 'Bank'")
+    refused = await post(
+        client, f"{base}/item", {**request, "Name": "Other", "IncomeAccountRef": {"value": bank}}
+    )
+    assert refused.status_code == 400 and body_of_fault_code(refused) == "6000"

@@ -30,6 +30,7 @@ TOOLS = {
     "recent_changes",
     "void_transaction",
     "delete_transaction",
+    "upsert_item",
 }
 WRITE_TOOLS = {
     "upsert_customer",
@@ -39,6 +40,7 @@ WRITE_TOOLS = {
     "record_payment",
     "void_transaction",
     "delete_transaction",
+    "upsert_item",
 }
 CONTACT = {
     "crm_id": "crm-77",
