@@ -50,7 +50,7 @@ from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 
 VOID_MARKER = "[qb-mcp:void]"
-_PAY_MARKER = re.compile(r"\s*(\|\s*)?\[qb-mcp:pay:[0-9a-f]+\]")
+_PAY_MARKER = re.compile(r"\s*(\|\s*)?\[qb-mcp:(pay|sale):[0-9a-f]+\]")
 MAX_NOTE = 4000  # QuickBooks' PrivateNote limit
 CDC_LOOKBACK = timedelta(days=29, hours=23)  # inside QuickBooks' 30 days
 

@@ -168,13 +168,14 @@ def estimate_view(estimate: Mapping[str, Any]) -> EstimateView:
     )
 
 
-async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> EstimateView:
-    """Create an estimate; every reference is resolved before anything is written."""
-    customer = await resolve_customer(
-        client, customer_id=params.customer_id, customer_name=params.customer_name
-    )
-    lines: list[dict[str, Any]] = []
-    for number, line in enumerate(params.lines, start=1):
+async def sales_line_bodies(
+    client: QBOClient, lines: list[EstimateLineInput]
+) -> list[dict[str, Any]]:
+    """QuickBooks' SalesItemLineDetail lines for `lines` (an estimate's or a sales receipt's):
+    items resolved, prices defaulted from the item, Amount = Qty x UnitPrice as QuickBooks
+    checks it (6070)."""
+    bodies: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
         try:
             item = await resolve_item(client, item_id=line.item_id, item_name=line.item_name)
         except InvalidArgumentError as error:
@@ -200,7 +201,16 @@ async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> Est
         }
         if line.description:
             body["Description"] = line.description
-        lines.append(body)
+        bodies.append(body)
+    return bodies
+
+
+async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> EstimateView:
+    """Create an estimate; every reference is resolved before anything is written."""
+    customer = await resolve_customer(
+        client, customer_id=params.customer_id, customer_name=params.customer_name
+    )
+    lines = await sales_line_bodies(client, params.lines)
     estimate: dict[str, Any] = {"CustomerRef": {"value": str(customer["Id"])}, "Line": lines}
     if params.txn_date:
         estimate["TxnDate"] = params.txn_date.isoformat()

@@ -31,6 +31,7 @@ TOOLS = {
     "void_transaction",
     "delete_transaction",
     "upsert_item",
+    "create_sales_receipt",
 }
 WRITE_TOOLS = {
     "upsert_customer",
@@ -41,6 +42,7 @@ WRITE_TOOLS = {
     "void_transaction",
     "delete_transaction",
     "upsert_item",
+    "create_sales_receipt",
 }
 CONTACT = {
     "crm_id": "crm-77",
