@@ -12,7 +12,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from qb_mcp.emulator import fields as f
@@ -150,6 +150,21 @@ class Backend:
             return list(realm.objects.get(entity, {}).values())
 
         return query.execute(text, rows_for)
+
+    def report(
+        self, realm_id: str, name: str, params: Mapping[str, str], now: str
+    ) -> dict[str, Any]:
+        """`GET reports/{name}` computed from the company's live objects (reports.py)."""
+        from qb_mcp.emulator import reports
+        from qb_mcp.emulator.realms import company_day
+
+        realm = self._realm(realm_id)
+
+        def rows_for(entity: str) -> list[Obj]:
+            return list(realm.objects.get(entity, {}).values())
+
+        today = date.fromisoformat(company_day(self._clock()))
+        return reports.run(name, params, rows_for, today, now)
 
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""

@@ -99,6 +99,7 @@ QUANTITY_FIELDS = frozenset({"Qty"})
 PRICE_FIELDS = frozenset({"UnitPrice"})
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _REALM = re.compile(r"^\d{1,32}$")
+_REPORT = re.compile(r"^[A-Za-z]{1,60}$")
 
 WriteOp = Literal["create", "update", "delete", "void", "batch"]
 
@@ -227,6 +228,13 @@ class QBOClient:
         """The company's CompanyInfo object."""
         answer = await self._json("GET", f"companyinfo/{self.realm_id}")
         return _member(answer, "CompanyInfo")
+
+    async def report(self, name: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """`GET reports/{name}` (AgedReceivables, ProfitAndLoss, ...): QuickBooks' report object,
+        Header, Columns and Rows, as answered."""
+        if not isinstance(name, str) or not _REPORT.match(name):
+            raise InvalidArgumentError(f"report name {name!r} is not a QuickBooks report name")
+        return await self._json("GET", f"reports/{name}", params=dict(params or {}))
 
     async def cdc(
         self, entities: Sequence[str], changed_since: datetime

@@ -13,6 +13,7 @@ TOOL_MODULES = (
     "qb_mcp.tools.corrections",
     "qb_mcp.tools.items",
     "qb_mcp.tools.reads",
+    "qb_mcp.tools.reports",
     "qb_mcp.tools.events",
     "qb_mcp.tools.support",
 )

@@ -146,3 +146,68 @@ async def test_the_item_create_sample_is_accepted_with_its_income_account(
         client, f"{base}/item", {**request, "Name": "Other", "IncomeAccountRef": {"value": bank}}
     )
     assert refused.status_code == 400 and body_of_fault_code(refused) == "6000"
+
+
+def _report_keys(
+    value: object, path: str = "", out: dict[str, set[str]] | None = None
+) -> dict[str, set[str]]:
+    """Every key a report holds at each path, rows merged (`Rows.Row[]` nests recursively)."""
+    out = {} if out is None else out
+    if isinstance(value, dict):
+        out.setdefault(path, set()).update(value)
+        for key, item in value.items():
+            # Nested sections repeat the row shape: one path for every level.
+            child = "Row" if key == "Row" else f"{path}.{key}"
+            _report_keys(item, child, out)
+    elif isinstance(value, list):
+        for item in value:
+            _report_keys(item, path + "[]", out)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "sample"),
+    [
+        ("AgedReceivables", "report-agedreceivables.json"),
+        ("CustomerBalance", "report-customerbalance.json"),
+        ("ProfitAndLoss", "report-profitandloss.json"),
+    ],
+)
+async def test_reports_have_the_shape_of_intuits_samples(
+    client: httpx2.AsyncClient, base: str, name: str, sample: str
+) -> None:
+    answer = await client.get(f"{base}/reports/{name}", params={"customer": "1"})
+    ours = body_of(answer)
+    theirs = load(SAMPLES, sample)
+    assert set(ours) == set(theirs) == {"Header", "Columns", "Rows"}  # no top-level "time"
+    known, mine = _report_keys(theirs), _report_keys(ours)
+    for path, keys in mine.items():
+        assert keys <= known.get(path, set()), (path, keys - known.get(path, set()))
+    assert [c["ColType"] for c in ours["Columns"]["Column"]] == [
+        c["ColType"] for c in theirs["Columns"]["Column"]
+    ]
+    assert [c["ColTitle"] for c in ours["Columns"]["Column"]] == [
+        c["ColTitle"] for c in theirs["Columns"]["Column"]
+    ]
+    last = ours["Rows"]["Row"][-1]
+    if name != "ProfitAndLoss":
+        assert (last["group"], last["type"], last["Summary"]["ColData"][0]["value"]) == (
+            "GrandTotal",
+            "Section",
+            "TOTAL",
+        )
+    else:
+        groups = [row.get("group") for row in ours["Rows"]["Row"]]
+        assert groups == [row.get("group") for row in theirs["Rows"]["Row"]]
+    for row in ours["Rows"]["Row"]:
+        for cell in row.get("ColData", []):
+            assert isinstance(cell["value"], str)
+
+
+async def test_an_unknown_report_or_a_bad_date_is_a_fault(
+    client: httpx2.AsyncClient, base: str
+) -> None:
+    unknown = await client.get(f"{base}/reports/NoSuchReport")
+    bad_date = await client.get(f"{base}/reports/AgedReceivables", params={"report_date": "soon"})
+    assert unknown.status_code == 400 and body_of_fault_code(unknown) == "500"
+    assert bad_date.status_code == 400 and "report_date" in bad_date.text

@@ -32,6 +32,7 @@ TOOLS = {
     "delete_transaction",
     "upsert_item",
     "create_sales_receipt",
+    "report",
 }
 WRITE_TOOLS = {
     "upsert_customer",
