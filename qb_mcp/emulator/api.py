@@ -67,7 +67,7 @@ SERVICE_UNAVAILABLE_HTML = (
     b"</body>\r\n</html>\r\n"
 )
 
-Kind = Literal["read", "write", "query", "batch", "cdc", "companyinfo", "report"]
+Kind = Literal["read", "write", "query", "batch", "cdc", "companyinfo", "report", "send"]
 
 
 class DroppedConnection(httpx2.ReadError):
@@ -139,6 +139,8 @@ def resolve(request: _Request) -> Route:
             return Route(realm_id, "cdc")
         if name not in ("query", "batch", "cdc") and method == "POST":
             return Route(realm_id, "write", parts[1])
+    elif len(rest) == 2 and rest[1].lower() == "send" and method == "POST":
+        return Route(realm_id, "send", parts[1], rest[0])
     elif len(rest) == 1 and method == "GET":
         if name == "reports":
             return Route(realm_id, "report", rest[0])
@@ -281,6 +283,15 @@ class ApiHandler:
             return backend.cdc(realm_id, entities, changed_since)
         if route.kind == "query":
             return backend.query(realm_id, self._query_text(request, body))
+        if route.kind == "send":
+            # The body is empty (application/octet-stream); only sendTo matters.
+            return backend.send(
+                realm_id,
+                route.entity,
+                route.entity_id,
+                request.param("sendTo"),
+                qbo_time(self._now()),
+            )
         if route.kind == "report":
             params = {key.lower(): value for key, value in request.query}
             return backend.report(realm_id, route.entity, params, qbo_time(self._now()))

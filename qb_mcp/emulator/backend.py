@@ -166,6 +166,26 @@ class Backend:
         today = date.fromisoformat(company_day(self._clock()))
         return reports.run(name, params, rows_for, today, now)
 
+    def send(
+        self, realm_id: str, entity: str, entity_id: str, send_to: str | None, now: str
+    ) -> dict[str, Any]:
+        """`POST invoice/{id}/send`: the invoice marked e-mailed (delivery.py)."""
+        from qb_mcp.emulator import delivery
+
+        realm = self._realm(realm_id)
+        name = canonical(entity)
+        if name != "Invoice":
+            raise unsupported_operation(f"Operation Send is not supported for {name}.")
+        tx = Tx(realm, self._clock())
+        invoice = tx.for_update(name, str(entity_id)[:100])
+        if invoice is None:
+            raise v.not_found(name, str(entity_id)[:100])
+        delivery.mark_sent(invoice, send_to, now)
+        tx.stamp(name, invoice["Id"], "Update")
+        tx.commit()
+        self._announce(realm.realm_id, tx)
+        return {name: copy.deepcopy(invoice)}
+
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""
         from qb_mcp.emulator import batch

@@ -205,7 +205,9 @@ class ObservingTransport(httpx2.AsyncBaseTransport):
         calls = _CURRENT_CALL.get()
         if request_id is None or calls is None:
             return await self._inner.handle_async_request(request)
-        segment = request.url.path.rstrip("/").rsplit("/", 1)[-1].lower()
+        parts = request.url.path.rstrip("/").lower().split("/")
+        # `invoice/{id}/send` writes to the invoice.
+        segment = parts[-3] if parts[-1] == "send" and len(parts) >= 3 else parts[-1]
         entity = _PATH_ENTITIES.get(segment, segment[:40] or "unknown")
         try:
             response = await self._inner.handle_async_request(request)

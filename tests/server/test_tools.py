@@ -33,6 +33,7 @@ TOOLS = {
     "upsert_item",
     "create_sales_receipt",
     "report",
+    "send_invoice",
 }
 WRITE_TOOLS = {
     "upsert_customer",
@@ -44,6 +45,7 @@ WRITE_TOOLS = {
     "delete_transaction",
     "upsert_item",
     "create_sales_receipt",
+    "send_invoice",
 }
 CONTACT = {
     "crm_id": "crm-77",
