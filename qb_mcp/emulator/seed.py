@@ -387,6 +387,21 @@ def _demo(backend: Backend, realm: Realm) -> None:
             "PrivateNote": "Deposit, not yet applied",
         },
     )
+    # Weiskopf Consulting paid on the spot, by check into the checking account.
+    methods = {m["Name"]: m["Id"] for m in realm.objects["PaymentMethod"].values()}
+    accounts = {a["Name"]: a["Id"] for a in realm.objects["Account"].values()}
+    backend.seed_write(
+        realm,
+        "SalesReceipt",
+        {
+            "CustomerRef": customer("Weiskopf Consulting"),
+            "TxnDate": day(-4),
+            "PaymentMethodRef": {"value": methods["Check"]},
+            "PaymentRefNum": "2290",
+            "DepositToAccountRef": {"value": accounts["Checking"]},
+            "Line": [line("Hours", "2", "75", "150.00", "Office plant care")],
+        },
+    )
 
 
 def backend_now(backend: Backend) -> float:
