@@ -19,6 +19,9 @@ Choices where the brief is silent:
   record_payment must not find the voided payment and call it recorded.
 - Deletes: an invoice with a payment applied is refused (void it, or void the payment first), and
   so is an estimate already converted to an invoice (its invoice is the record of the sale).
+- Concurrent repeats. The check ("already voided or deleted?") and the write run as one write
+  section (`qb_mcp.store.intents`); one id can be named by Id or by number, so every correction
+  of a company shares one lock ("corrections"), keyed apart by its arguments.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from qb_mcp.bookkeeping.common import (
 )
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
+from qb_mcp.store.intents import Intent, IntentSections, sections_for
 
 VOID_MARKER = "[qb-mcp:void]"
 _PAY_MARKER = re.compile(r"\s*(\|\s*)?\[qb-mcp:(pay|sale):[0-9a-f]+\]")
@@ -122,8 +126,18 @@ class DeleteResult(BaseModel):
     already_deleted: bool
 
 
-async def void_transaction(client: QBOClient, params: VoidTransactionInput) -> VoidResult:
+async def void_transaction(
+    client: QBOClient, params: VoidTransactionInput, *, sections: IntentSections | None = None
+) -> VoidResult:
     """Void once; refuses a deposited transaction or one voided outside qb-mcp."""
+    intent = Intent.of(
+        client.realm_id, "void_transaction", params.model_dump(mode="json"), group="corrections"
+    )
+    async with (sections or sections_for(None)).hold(intent):
+        return await _void(client, params)
+
+
+async def _void(client: QBOClient, params: VoidTransactionInput) -> VoidResult:
     entity = ENTITY[params.kind]
     target = await resolve_transaction(
         client, entity, txn_id=params.id, doc_number=params.doc_number
@@ -167,8 +181,18 @@ async def void_transaction(client: QBOClient, params: VoidTransactionInput) -> V
     )
 
 
-async def delete_transaction(client: QBOClient, params: DeleteTransactionInput) -> DeleteResult:
+async def delete_transaction(
+    client: QBOClient, params: DeleteTransactionInput, *, sections: IntentSections | None = None
+) -> DeleteResult:
     """Delete once an estimate, or an invoice no payment applies to."""
+    intent = Intent.of(
+        client.realm_id, "delete_transaction", params.model_dump(mode="json"), group="corrections"
+    )
+    async with (sections or sections_for(None)).hold(intent):
+        return await _delete(client, params)
+
+
+async def _delete(client: QBOClient, params: DeleteTransactionInput) -> DeleteResult:
     entity = ENTITY[params.kind]
     if params.id is not None:
         found = await get_or_none(client, entity, params.id)

@@ -19,6 +19,12 @@ Choices where the brief is silent:
   several addresses); by name or company, LIKE '%word%' on DisplayName, GivenName, FamilyName and
   CompanyName for the three longest words; by phone, which QuickBooks cannot filter, the first
   PHONE_SCAN customers per Active state. Ranking is `matching.rank_customers`.
+- Concurrent upserts. Reading the customers, matching and writing run as one write section
+  (`qb_mcp.store.intents`), shared by upsert_customer and upsert_customers for the whole realm:
+  matching is by CRM id, email, phone or name, so two contacts with no argument in common can
+  still find (or create) the same customer, and no narrower key would keep them apart. A second
+  identical call waits, then finds the customer the first created (`unchanged`). Customer writes
+  are short; during a bulk sync, single upserts wait for it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from qb_mcp.bookkeeping.common import (
     Line1,
     Text,
     amount_of,
+    answer_text,
     collect,
     customer_candidates,
     customers_named,
@@ -60,6 +67,7 @@ from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 MAX_SCAN = 20_000  # customers read per Active state to match CRM ids, emails and phones
 PHONE_SCAN = 5_000  # customers read per Active state when find_customer searches by phone
@@ -289,12 +297,12 @@ async def _scan(client: QBOClient, limit: int) -> tuple[list[dict[str, Any]], bo
 class AddressIn(InputModel):
     """A billing address; only the parts given are written."""
 
-    line1: Line1 | None = Field(default=None, max_length=500)
-    line2: Line1 | None = Field(default=None, max_length=500)
-    city: Line1 | None = Field(default=None, max_length=255)
+    line1: Line1 | None = Field(default=None, max_length=500, description="street address")
+    line2: Line1 | None = Field(default=None, max_length=500, description="second address line")
+    city: Line1 | None = Field(default=None, max_length=255, description="city or town")
     state: Line1 | None = Field(default=None, max_length=255, description="state or region code")
-    postal_code: Line1 | None = Field(default=None, max_length=30)
-    country: Line1 | None = Field(default=None, max_length=255)
+    postal_code: Line1 | None = Field(default=None, max_length=30, description="postal/ZIP code")
+    country: Line1 | None = Field(default=None, max_length=255, description="country name")
 
     def to_wire(self) -> dict[str, str]:
         """QuickBooks' PhysicalAddress fields that were given."""
@@ -324,12 +332,16 @@ class CustomerContact(InputModel):
         description="The name QuickBooks shows (unique across customers, vendors, employees). "
         "Default: 'Given Family', else the company name",
     )
-    given_name: Line1 | None = Field(default=None, max_length=100)
-    family_name: Line1 | None = Field(default=None, max_length=100)
-    company_name: Line1 | None = Field(default=None, max_length=100)
+    given_name: Line1 | None = Field(default=None, max_length=100, description="first name")
+    family_name: Line1 | None = Field(default=None, max_length=100, description="last name")
+    company_name: Line1 | None = Field(
+        default=None, max_length=100, description="the contact's company"
+    )
     email: Line1 | None = Field(default=None, max_length=100, description="primary email address")
     phone: Line1 | None = Field(default=None, max_length=30, description="primary phone number")
-    billing_address: AddressIn | None = None
+    billing_address: AddressIn | None = Field(
+        default=None, description="billing address; only the parts given are written"
+    )
     notes: Text | None = Field(
         default=None, max_length=1900, description="free text for the customer's Notes"
     )
@@ -617,8 +629,24 @@ class UpsertCustomerResult(BaseModel):
     message: str = ""
 
 
-async def upsert_customer(client: QBOClient, contact: CustomerContact) -> UpsertCustomerResult:
+# The lock every customer write of a realm takes (module docstring, "Concurrent upserts").
+CUSTOMER_WRITES = "customers"
+
+
+async def upsert_customer(
+    client: QBOClient, contact: CustomerContact, *, sections: IntentSections | None = None
+) -> UpsertCustomerResult:
     """Create or update the customer for a CRM contact; `ambiguous` writes nothing."""
+    intent = Intent.of(
+        client.realm_id, "upsert_customer", contact.model_dump(mode="json"), group=CUSTOMER_WRITES
+    )
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _upsert(client, contact, section)
+
+
+async def _upsert(
+    client: QBOClient, contact: CustomerContact, section: Section
+) -> UpsertCustomerResult:
     customers, complete = await candidates_for(client, contact)
     plan = plan_upsert(contact, customers)
     if plan.outcome == "conflict":
@@ -633,6 +661,7 @@ async def upsert_customer(client: QBOClient, contact: CustomerContact) -> Upsert
         )
     if plan.outcome == "unchanged":
         assert plan.customer is not None
+        await section.found("Customer", answer_text("Customer", plan.customer))
         return UpsertCustomerResult(
             outcome="unchanged",
             customer=customer_view(plan.customer),
@@ -654,6 +683,10 @@ async def upsert_customer(client: QBOClient, contact: CustomerContact) -> Upsert
             outcome = "updated"
     except DuplicateNameError as error:
         raise await explain_duplicate(client, error, plan.changes.get("DisplayName")) from None
+    if outcome == "created":
+        await section.written("Customer")
+    else:
+        await section.found("Customer", answer_text("Customer", saved))
     return UpsertCustomerResult(
         outcome=outcome,
         customer=customer_view(saved),
@@ -693,7 +726,11 @@ Progress = Callable[[int, int, str], Awaitable[None] | None]
 class UpsertCustomersInput(InputModel):
     """Contacts from a CRM sync, processed as one job."""
 
-    contacts: list[CustomerContact] = Field(min_length=1, max_length=MAX_CONTACTS)
+    contacts: list[CustomerContact] = Field(
+        min_length=1,
+        max_length=MAX_CONTACTS,
+        description="the contacts, each as upsert_customer takes one; outcomes keep this order",
+    )
 
 
 class BulkOutcome(BaseModel):
@@ -723,8 +760,24 @@ async def upsert_customers(
     params: UpsertCustomersInput,
     *,
     progress: Progress | None = None,
+    sections: IntentSections | None = None,
 ) -> UpsertCustomersResult:
     """Match every contact first, then create/update through batch (30 a request)."""
+    intent = Intent.of(
+        client.realm_id, "upsert_customers", params.model_dump(mode="json"), group=CUSTOMER_WRITES
+    )
+    async with (sections or sections_for(None)).hold(intent) as section:
+        result = await _upsert_many(client, params, progress)
+        if result.counts["failed"] == 0 and result.counts["ambiguous"] == 0:
+            # Every contact's customer is there as asked: an earlier, interrupted run's batches
+            # are settled (their answers cannot be rebuilt, so none is kept).
+            await section.found("Batch", None)
+        return result
+
+
+async def _upsert_many(
+    client: QBOClient, params: UpsertCustomersInput, progress: Progress | None
+) -> UpsertCustomersResult:
     contacts = params.contacts
     total = len(contacts)
     customers, complete = await load_customers(client)

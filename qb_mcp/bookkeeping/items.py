@@ -9,7 +9,8 @@ Choices where the brief is silent:
 - The income account is named by id or name and must be an Income or Other Income account;
   without one, a new item takes QuickBooks' default (the company's Services income account).
 - Idempotent by construction: a repeat finds the item by name and, nothing differing, answers
-  `unchanged`.
+  `unchanged`. The look-up and the write run as one write section per company ("items": one
+  name can be spelt in several cases), so two identical calls at once make one item.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, sections_for
 
 ItemType = Literal["service", "non_inventory"]
 _WIRE_TYPE = {"service": "Service", "non_inventory": "NonInventory"}
@@ -62,8 +64,18 @@ class UpsertItemResult(BaseModel):
     changed: list[str] = Field(description="fields written to an existing item")
 
 
-async def upsert_item(client: QBOClient, params: UpsertItemInput) -> UpsertItemResult:
+async def upsert_item(
+    client: QBOClient, params: UpsertItemInput, *, sections: IntentSections | None = None
+) -> UpsertItemResult:
     """Find the item by name and bring it up to date, or create it."""
+    intent = Intent.of(
+        client.realm_id, "upsert_item", params.model_dump(mode="json"), group="items"
+    )
+    async with (sections or sections_for(None)).hold(intent):
+        return await _upsert(client, params)
+
+
+async def _upsert(client: QBOClient, params: UpsertItemInput) -> UpsertItemResult:
     wanted_type = _WIRE_TYPE[params.type]
     account = (
         await _income_account(client, params.income_account) if params.income_account else None

@@ -11,6 +11,8 @@ Choices where the brief is silent:
   key). Before writing, the customer's receipts of that total on that date are read and one
   with the marker is returned (`already_recorded=True`), as record_payment does.
 - The deposit account is named by id or name and must be a Bank or Other Current Asset account.
+- Concurrent repeats: the marker check and the write run as one write section per company
+  ("sales_receipts"; customers and items can be named by id or by name), keyed by the arguments.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from qb_mcp.bookkeeping.common import (
     LineView,
     Text,
     amount_of,
+    answer_text,
     memo_text,
     ref_name,
     ref_value,
@@ -41,12 +44,14 @@ from qb_mcp.bookkeeping.common import (
     sales_lines,
     text,
 )
-from qb_mcp.bookkeeping.sales import MAX_LINES, EstimateLineInput, sales_line_bodies, utc_today
+from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.sales import MAX_LINES, EstimateLineInput, sales_line_bodies
 from qb_mcp.bookkeeping.terms import payment_method
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 MARKER_PREFIX = "[qb-mcp:sale:"
 DEPOSIT_TYPES = ("Bank", "Other Current Asset")
@@ -99,10 +104,23 @@ class SalesReceiptView(BaseModel):
 
 
 async def create_sales_receipt(
-    client: QBOClient, params: CreateSalesReceiptInput, *, today: date | None = None
+    client: QBOClient,
+    params: CreateSalesReceiptInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
 ) -> SalesReceiptView:
     """Record a paid sale once; every reference is resolved before anything is written."""
-    txn_date = params.txn_date or today or utc_today()
+    txn_date = params.txn_date or today or company_today()
+    basis = {**params.model_dump(mode="json"), "txn_date": txn_date.isoformat()}
+    intent = Intent.of(client.realm_id, "create_sales_receipt", basis, group="sales_receipts")
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _create(client, params, txn_date, section)
+
+
+async def _create(
+    client: QBOClient, params: CreateSalesReceiptInput, txn_date: date, section: Section
+) -> SalesReceiptView:
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
@@ -116,6 +134,7 @@ async def create_sales_receipt(
     marker = _marker(params, customer_id, txn_date, lines, account)
     existing = await _find_marked(client, customer_id, total, txn_date, marker)
     if existing is not None:
+        await section.found("SalesReceipt", answer_text("SalesReceipt", existing))
         return receipt_view(existing, already=True, method=method)
     body: dict[str, Any] = {
         "CustomerRef": {"value": customer_id},
@@ -134,6 +153,7 @@ async def create_sales_receipt(
     if params.doc_number:
         body["DocNumber"] = params.doc_number
     created = await client.create("SalesReceipt", body)
+    await section.written("SalesReceipt")
     return receipt_view(created, already=False, method=method)
 
 

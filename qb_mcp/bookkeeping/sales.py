@@ -10,12 +10,22 @@ Choices where the brief is silent:
   applies the company's default terms. The result says which rule was used.
 - Expired: an estimate whose ExpirationDate is before today is refused, unless it was accepted
   (AcceptedDate) on or before its ExpirationDate: the customer said yes in time.
-- "Today" is the caller's: operations take `today` (default: the UTC date), so tests inject it.
+- "Today" is the company's (`days.company_today`, never the UTC date): operations take `today`
+  (the tools pass the server clock's company day), so tests inject it. A date the user did not
+  give is sent explicitly, so an estimate, its invoice and the payment made in one go carry the
+  same date whatever QuickBooks' own clock says.
 - Conversion is idempotent three ways: the estimate's LinkedTxn is read first (an invoice already
   linked is returned, the estimate closed if it is not yet); the invoice create's idempotency key
   is derived from the estimate id and its SyncToken before conversion (a retry after a lost answer
   re-sends the same requestid; after the invoice is deleted the estimate's SyncToken has moved on,
   so a new conversion is possible); and QuickBooks itself links one invoice per estimate.
+- Concurrent calls. Each write runs its check and its write as one write section
+  (`qb_mcp.store.intents`): create_estimate keyed by its arguments (or its idempotency key), so
+  a second identical call waits and then replays the first one's answer from the ledger;
+  convert_estimate keyed by the estimate as named, so a second call waits and then finds the
+  linked invoice and the closed estimate. (An estimate named once by id and once by number meets
+  the requestid derived from the estimate and its SyncToken, and QuickBooks' one invoice per
+  estimate.)
 - Closing the estimate is a separate write after the invoice exists. If it fails, the invoice is
   still returned, with `estimate_status` as it is and a `warning` saying to convert again (which
   finds the invoice and retries the close).
@@ -24,7 +34,7 @@ Choices where the brief is silent:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -45,6 +55,7 @@ from qb_mcp.bookkeeping.common import (
     QuantityIn,
     Text,
     amount_of,
+    answer_text,
     get_or_none,
     links,
     memo_text,
@@ -59,19 +70,16 @@ from qb_mcp.bookkeeping.common import (
     text,
     transaction_label,
 )
+from qb_mcp.bookkeeping.days import company_today
 from qb_mcp.bookkeeping.terms import customer_terms
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 DEFAULT_TERMS_DAYS = 30
 MAX_LINES = 100
-
-
-def utc_today() -> date:
-    """Today's date in UTC (the default `today`)."""
-    return datetime.now(UTC).date()
 
 
 def _one_of(a: object, b: object, what: str) -> None:
@@ -89,7 +97,9 @@ class EstimateLineInput(InputModel):
     item_name: Line1 | None = Field(
         default=None, min_length=1, max_length=100, description="exact item name, if no item_id"
     )
-    description: Text | None = Field(default=None, max_length=4000)
+    description: Text | None = Field(
+        default=None, max_length=4000, description="the line's text for the customer"
+    )
     quantity: QuantityIn = Field(default=Decimal(1), description="default 1; up to 7 decimals")
     unit_price: PriceIn | None = Field(
         default=None, description="price per unit; default: the item's UnitPrice"
@@ -111,8 +121,13 @@ class CreateEstimateInput(InputModel):
         max_length=500,
         description="customer's display name, if no customer_id (must name one customer)",
     )
-    lines: list[EstimateLineInput] = Field(min_length=1, max_length=MAX_LINES)
-    txn_date: DateIn | None = Field(default=None, description="estimate date; default today")
+    lines: list[EstimateLineInput] = Field(
+        min_length=1, max_length=MAX_LINES, description="the estimate's lines, in order"
+    )
+    txn_date: DateIn | None = Field(
+        default=None,
+        description="estimate date; default: today in US Pacific time, QuickBooks' day",
+    )
     expiration_date: DateIn | None = Field(default=None, description="quote valid until")
     memo: Text | None = Field(
         default=None, max_length=1000, description="message to the customer (CustomerMemo)"
@@ -123,7 +138,7 @@ class CreateEstimateInput(InputModel):
     idempotency_key: IdempotencyKeyIn | None = Field(
         default=None,
         description="Optional. The same key never creates a second estimate; without one, an "
-        "identical call within 24 hours returns the first estimate. Use distinct keys for two "
+        "identical call the same day returns the first estimate. Use distinct keys for two "
         "genuinely identical quotes",
     )
 
@@ -205,15 +220,44 @@ async def sales_line_bodies(
     return bodies
 
 
-async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> EstimateView:
+async def create_estimate(
+    client: QBOClient,
+    params: CreateEstimateInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
+) -> EstimateView:
     """Create an estimate; every reference is resolved before anything is written."""
+    txn_date = params.txn_date or today or company_today()
+    if params.expiration_date and params.expiration_date < txn_date:
+        raise InvalidArgumentError(
+            f"expiration_date {params.expiration_date.isoformat()} is before the estimate's date "
+            f"{txn_date.isoformat()}; nothing was written"
+        )
+    # The company's day is part of the intent: the same estimate asked for on another day is
+    # another estimate (as its requestid, derived from the body with its TxnDate, says too).
+    basis = (
+        {"key": params.idempotency_key}
+        if params.idempotency_key is not None
+        else {**params.model_dump(mode="json"), "txn_date": txn_date.isoformat()}
+    )
+    intent = Intent.of(client.realm_id, "create_estimate", basis)
+    async with (sections or sections_for(None)).hold(intent):
+        return await _create_estimate(client, params, txn_date)
+
+
+async def _create_estimate(
+    client: QBOClient, params: CreateEstimateInput, txn_date: date
+) -> EstimateView:
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
     lines = await sales_line_bodies(client, params.lines)
-    estimate: dict[str, Any] = {"CustomerRef": {"value": str(customer["Id"])}, "Line": lines}
-    if params.txn_date:
-        estimate["TxnDate"] = params.txn_date.isoformat()
+    estimate: dict[str, Any] = {
+        "CustomerRef": {"value": str(customer["Id"])},
+        "TxnDate": txn_date.isoformat(),
+        "Line": lines,
+    }
     if params.expiration_date:
         estimate["ExpirationDate"] = params.expiration_date.isoformat()
     if params.memo:
@@ -234,7 +278,9 @@ class ConvertEstimateInput(InputModel):
     estimate_doc_number: DocNumberIn | None = Field(
         default=None, description="estimate number (DocNumber), if no estimate_id"
     )
-    txn_date: DateIn | None = Field(default=None, description="invoice date; default today")
+    txn_date: DateIn | None = Field(
+        default=None, description="invoice date; default: today in US Pacific time, QuickBooks' day"
+    )
     due_date: DateIn | None = Field(
         default=None, description="default: by the customer's terms, else the company's"
     )
@@ -307,17 +353,37 @@ class ConvertEstimateResult(BaseModel):
 
 
 async def convert_estimate(
-    client: QBOClient, params: ConvertEstimateInput, *, today: date | None = None
+    client: QBOClient,
+    params: ConvertEstimateInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
 ) -> ConvertEstimateResult:
     """Invoice an estimate (linked through LinkedTxn), then close the estimate; never twice."""
-    today = today or utc_today()
+    today = today or company_today()
+    named = (
+        {"id": params.estimate_id}
+        if params.estimate_id is not None
+        else {"number": (params.estimate_doc_number or "").casefold()}
+    )
+    intent = Intent.of(client.realm_id, "convert_estimate", named)
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _convert(client, params, today, section)
+
+
+async def _convert(
+    client: QBOClient, params: ConvertEstimateInput, today: date, section: Section
+) -> ConvertEstimateResult:
     estimate = await resolve_transaction(
         client, "Estimate", txn_id=params.estimate_id, doc_number=params.estimate_doc_number
     )
     estimate_id = str(estimate["Id"])
     existing = await _linked_invoice(client, estimate)
     if existing is not None:
+        await section.found("Invoice", answer_text("Invoice", existing))
         status, warning = await _close(client, estimate)
+        if status == "Closed":
+            await section.found("Estimate", None)
         return ConvertEstimateResult(
             invoice=invoice_view(existing),
             estimate_id=estimate_id,
@@ -364,6 +430,7 @@ async def convert_estimate(
         {"estimate": estimate_id, "sync_token": str(estimate.get("SyncToken", ""))},
     )
     created = await client.create("Invoice", invoice, idempotency_key=key)
+    await section.written("Invoice")
     status, warning = await _close(client, estimate)
     return ConvertEstimateResult(
         invoice=invoice_view(created),

@@ -5,7 +5,9 @@ answers the invoice with EmailStatus EmailSent and DeliveryInfo (DeliveryType, D
 It does not deduplicate: every send is another e-mail. So this operation is idempotent itself:
 an invoice already sent to the same address is answered `already_sent=True` without sending
 again, unless `resend` is asked for; and the send carries a requestid derived from the invoice,
-its SyncToken and the address, so a retry after a lost answer is replayed, not re-sent.
+its SyncToken and the address, so a retry after a lost answer is replayed, not re-sent. The
+check and the send run as one write section per company ("sends"), so two identical calls at
+once send one e-mail.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from qb_mcp.bookkeeping.common import (
     text,
 )
 from qb_mcp.qbo.client import QBOClient
+from qb_mcp.store.intents import Intent, IntentSections, sections_for
 
 
 def _email(value: str) -> str:
@@ -63,8 +66,18 @@ class SendInvoiceResult(BaseModel):
     already_sent: bool
 
 
-async def send_invoice(client: QBOClient, params: SendInvoiceInput) -> SendInvoiceResult:
+async def send_invoice(
+    client: QBOClient, params: SendInvoiceInput, *, sections: IntentSections | None = None
+) -> SendInvoiceResult:
     """E-mail the invoice once (again only with `resend`)."""
+    intent = Intent.of(
+        client.realm_id, "send_invoice", params.model_dump(mode="json"), group="sends"
+    )
+    async with (sections or sections_for(None)).hold(intent):
+        return await _send(client, params)
+
+
+async def _send(client: QBOClient, params: SendInvoiceInput) -> SendInvoiceResult:
     invoice = await resolve_transaction(
         client, "Invoice", txn_id=params.id, doc_number=params.doc_number
     )

@@ -27,8 +27,11 @@ async def void_transaction(
 ) -> VoidResult:
     """The transaction, voided (once)."""
     from qb_mcp.bookkeeping import corrections
+    from qb_mcp.store.intents import sections_for
 
-    return await corrections.void_transaction(await state.qbo(), args)
+    return await corrections.void_transaction(
+        await state.qbo(), args, sections=sections_for(state.database)
+    )
 
 
 async def delete_transaction(
@@ -36,8 +39,11 @@ async def delete_transaction(
 ) -> DeleteResult:
     """The transaction, deleted (once)."""
     from qb_mcp.bookkeeping import corrections
+    from qb_mcp.store.intents import sections_for
 
-    return await corrections.delete_transaction(await state.qbo(), args)
+    return await corrections.delete_transaction(
+        await state.qbo(), args, sections=sections_for(state.database)
+    )
 
 
 def _voided_id(result: VoidResult) -> Mapping[str, str | None]:

@@ -21,8 +21,9 @@ async def upsert_item(
 ) -> UpsertItemResult:
     """The item, found by name or created."""
     from qb_mcp.bookkeeping import items
+    from qb_mcp.store.intents import sections_for
 
-    return await items.upsert_item(await state.qbo(), args)
+    return await items.upsert_item(await state.qbo(), args, sections=sections_for(state.database))
 
 
 def _item_id(result: UpsertItemResult) -> Mapping[str, str | None]:

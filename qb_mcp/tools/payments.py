@@ -21,8 +21,15 @@ async def record_payment(
 ) -> PaymentResult:
     """A payment applied to invoices (recorded once)."""
     from qb_mcp.bookkeeping import payments
+    from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    return await payments.record_payment(await state.qbo(), args)
+    return await payments.record_payment(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 def _payment_id(result: PaymentResult) -> Mapping[str, str | None]:

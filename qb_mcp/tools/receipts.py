@@ -21,8 +21,15 @@ async def create_sales_receipt(
 ) -> SalesReceiptView:
     """The paid sale (recorded once)."""
     from qb_mcp.bookkeeping import receipts
+    from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    return await receipts.create_sales_receipt(await state.qbo(), args)
+    return await receipts.create_sales_receipt(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 def _receipt_id(result: SalesReceiptView) -> Mapping[str, str | None]:

@@ -26,8 +26,15 @@ async def create_estimate(
 ) -> EstimateView:
     """A new estimate."""
     from qb_mcp.bookkeeping import sales
+    from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    return await sales.create_estimate(await state.qbo(), args)
+    return await sales.create_estimate(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 async def convert_estimate(
@@ -35,8 +42,15 @@ async def convert_estimate(
 ) -> ConvertEstimateResult:
     """The estimate's invoice (created once)."""
     from qb_mcp.bookkeeping import sales
+    from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    return await sales.convert_estimate(await state.qbo(), args)
+    return await sales.convert_estimate(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 def _estimate_id(result: EstimateView) -> Mapping[str, str | None]:

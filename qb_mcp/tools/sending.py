@@ -21,8 +21,11 @@ async def send_invoice(
 ) -> SendInvoiceResult:
     """The invoice, e-mailed (once)."""
     from qb_mcp.bookkeeping import sending
+    from qb_mcp.store.intents import sections_for
 
-    return await sending.send_invoice(await state.qbo(), args)
+    return await sending.send_invoice(
+        await state.qbo(), args, sections=sections_for(state.database)
+    )
 
 
 def _invoice_id(result: SendInvoiceResult) -> Mapping[str, str | None]:
