@@ -52,6 +52,8 @@ def entities_in(value: Any, where: str = "") -> Iterator[tuple[str, str, dict[st
 def sample_entities() -> list[Any]:
     found = []
     for path in sorted(SAMPLES.glob("*.json")):
+        if path.name.startswith("report-"):
+            continue  # a report's Header.Customer is an id, not a Customer object
         for name, where, obj in entities_in(load(path)):
             found.append(pytest.param(name, obj, id=f"{path.name}:{where}"))
     return found
