@@ -84,14 +84,14 @@ class _Target(InputModel):
 class VoidTransactionInput(_Target):
     """Which transaction to void, and why."""
 
-    kind: VoidKind
+    kind: VoidKind = Field(description="invoice, payment or sales_receipt")
     reason: Line1 | None = Field(default=None, max_length=200, description="kept in the memo")
 
 
 class DeleteTransactionInput(_Target):
     """Which transaction to delete."""
 
-    kind: DeleteKind
+    kind: DeleteKind = Field(description="estimate or invoice")
 
 
 class BalanceView(BaseModel):

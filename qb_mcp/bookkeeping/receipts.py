@@ -64,7 +64,9 @@ class CreateSalesReceiptInput(InputModel):
     customer_name: Line1 | None = Field(
         default=None, min_length=1, max_length=500, description="display name, if no customer_id"
     )
-    lines: list[EstimateLineInput] = Field(min_length=1, max_length=MAX_LINES)
+    lines: list[EstimateLineInput] = Field(
+        min_length=1, max_length=MAX_LINES, description="what was sold, as create_estimate's lines"
+    )
     txn_date: DateIn | None = Field(default=None, description="sale date; default today")
     method: Line1 | None = Field(default=None, max_length=31, description="e.g. Cash, Check, Visa")
     reference: Line1 | None = Field(default=None, max_length=21, description="check number etc.")

@@ -39,7 +39,7 @@ CENTS = Decimal("0.01")
 class ReportInput(InputModel):
     """Which report, for when, for whom."""
 
-    name: ReportName
+    name: ReportName = Field(description="which report")
     as_of: DateIn | None = Field(default=None, description="aging/balance date; default today")
     start_date: DateIn | None = Field(default=None, description="profit_and_loss period start")
     end_date: DateIn | None = Field(default=None, description="profit_and_loss period end")
