@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from qb_mcp.emulator import values as v
-from qb_mcp.emulator.faults import PACIFIC, QBOFault
+from qb_mcp.emulator.faults import QBOFault
+from qb_mcp.emulator.pacific import PACIFIC
 from qb_mcp.emulator.realms import Obj, Realm
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ Where Intuit's documents are silent, these are our choices:
 - A value that cannot be read as the property's type (`Balance > 'abc'`) gives 4001
   `QueryValidationError: value 'abc' is not valid for property 'Balance'`.
 - Date-times without an offset, and dates compared against date-times, are in the company's time
-  zone (the demo company's, Pacific, as `faults.PACIFIC`).
+  zone (the demo company's, US Pacific: `pacific.PACIFIC`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, cast
 
-from qb_mcp.emulator.faults import PACIFIC, QBOFault
+from qb_mcp.emulator.faults import QBOFault
+from qb_mcp.emulator.pacific import PACIFIC
 from qb_mcp.emulator.query_lexer import CLIP, Token, image_of, like_parts, parse_error, tokens
 
 __all__ = ["QUERYABLE", "SORTABLE", "execute"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from qb_mcp.emulator.faults import PACIFIC
+from qb_mcp.emulator.pacific import PACIFIC
 
 Obj = dict[str, Any]
 EventOp = Literal["Create", "Update", "Delete", "Void"]
