@@ -177,7 +177,9 @@ class FindCustomerInput(InputModel):
         if "@" in text:
             return "email"
         digits = sum(ch.isdigit() for ch in text)
-        if digits >= 7 and all(ch.isdigit() or ch in " +-().x/" for ch in text.lower()):
+        if digits >= matching.MIN_PHONE_DIGITS and all(
+            ch.isdigit() or ch in " +-().x/" for ch in text.lower()
+        ):
             return "phone"
         return "name"
 
