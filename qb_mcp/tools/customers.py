@@ -40,8 +40,11 @@ async def upsert_customer(
 ) -> UpsertCustomerResult:
     """Create or update one customer."""
     from qb_mcp.bookkeeping import customers
+    from qb_mcp.store.intents import sections_for
 
-    return await customers.upsert_customer(await state.qbo(), args)
+    return await customers.upsert_customer(
+        await state.qbo(), args, sections=sections_for(state.database)
+    )
 
 
 async def upsert_customers(
@@ -49,11 +52,14 @@ async def upsert_customers(
 ) -> UpsertCustomersResult:
     """Create or update many customers, reporting MCP progress (a no-op unless asked for)."""
     from qb_mcp.bookkeeping import customers
+    from qb_mcp.store.intents import sections_for
 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
-    return await customers.upsert_customers(await state.qbo(), args, progress=progress)
+    return await customers.upsert_customers(
+        await state.qbo(), args, progress=progress, sections=sections_for(state.database)
+    )
 
 
 def _customer_id(result: UpsertCustomerResult) -> Mapping[str, str | None]:
