@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from qb_mcp.emulator.app import Emulator
 
 MAX_ADMIN_BODY = 64 * 1024
-COUNTED_ENTITIES = ("Customer", "Item", "Estimate", "Invoice", "Payment")
+COUNTED_ENTITIES = ("Customer", "Item", "Estimate", "Invoice", "Payment", "SalesReceipt")
 MAX_REALM_ID_LENGTH = 32
 
 

@@ -290,7 +290,9 @@ class ApiHandler:
                 raise unsupported_operation(f"operation={operation} is not supported")
             op = lowered  # type: ignore[assignment]
         self._require_json(request)
-        return backend.write(realm_id, route.entity, parse_object(body), op)
+        return backend.write(
+            realm_id, route.entity, parse_object(body), op, include=request.param("include")
+        )
 
     @staticmethod
     def _media_type(request: _Request) -> str:

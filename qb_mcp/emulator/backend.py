@@ -3,7 +3,7 @@
 Entry points take untrusted input and raise nothing but `QBOFault`. Each write runs in a `Tx`
 (see realms.py) and is committed only once it fully succeeded, then announced to the listeners.
 Entity rules live in names.py (Customer, Item, CompanyInfo) and sales.py (Estimate, Invoice,
-Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
+SalesReceipt, Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ log = logging.getLogger(__name__)
 Operation = Literal["create", "update", "delete", "void"]
 ENTITIES = {
     name.lower(): name
-    for name in ("CompanyInfo", "Customer", "Item", "Estimate", "Invoice", "Payment")
+    for name in (
+        "CompanyInfo",
+        "Customer",
+        "Item",
+        "Estimate",
+        "Invoice",
+        "Payment",
+        "SalesReceipt",
+    )
 }
 _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Customer": (f.CUSTOMER, f.CUSTOMER_READ_ONLY),
@@ -36,9 +44,16 @@ _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Estimate": (f.ESTIMATE, f.ESTIMATE_READ_ONLY),
     "Invoice": (f.INVOICE, f.INVOICE_READ_ONLY),
     "Payment": (f.PAYMENT, f.PAYMENT_READ_ONLY),
+    "SalesReceipt": (f.SALES_RECEIPT, f.SALES_RECEIPT_READ_ONLY),
 }
-_TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment"})
-_VOIDABLE = frozenset({"Invoice", "Payment"})
+_TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
+# QuickBooks has two void forms (Intuit's API reference, entity pages "Void a ..."): an Invoice is
+# voided with `?operation=void`; a Payment or SalesReceipt (and BillPayment, not emulated) with a
+# sparse update `?operation=update&include=void` (batch: operation "update", optionsData "void").
+# Intuit's PHP SDK special-cases exactly these in CoreConstants (PAYMENTCLASSNAME,
+# VOID_QUERYPARAMETER_PAYMENT); QuickBooks-V3-PHP-SDK#357 and #479 show the other form failing.
+_VOID_BY_OPERATION = frozenset({"Invoice"})
+_VOID_BY_UPDATE = frozenset({"Payment", "SalesReceipt"})
 SNAPSHOT_VERSION = 1
 
 
@@ -152,8 +167,15 @@ class Backend:
         entity: str,
         body: dict[str, Any],
         operation: Operation | None = None,
+        *,
+        include: str | None = None,
     ) -> dict[str, Any]:
-        """Create, update (full or sparse), delete or void; returns the answer without "time"."""
+        """Create, update (full or sparse), delete or void; returns the answer without "time".
+
+        `include` is the REST `include` parameter (the batch item's `optionsData`): "void" turns
+        an update of a Payment into its void. Other values (allowduplicatedocnum,
+        enhancedAllCustomFields, ...) change nothing here.
+        """
         realm = self._realm(realm_id)
         name = canonical(entity)
         if not isinstance(body, Mapping):
@@ -162,14 +184,24 @@ class Backend:
             )
         if operation is None:
             operation = "update" if body.get("Id") is not None else "create"
+        voids = include is not None and "void" in {
+            part.strip().lower() for part in str(include).split(",")
+        }
         tx = Tx(realm, self._clock())
-        if operation == "create":
+        if voids:
+            answer = self._void_by_update(tx, name, body, operation)
+        elif operation == "create":
             answer = self._create(tx, name, body)
         elif operation == "update":
             answer = self._update(tx, name, body)
         elif operation == "delete":
             answer = self._delete(tx, name, body)
         elif operation == "void":
+            if name in _VOID_BY_UPDATE:
+                raise unsupported_operation(
+                    f"Operation Void is not supported for {name}: void it with a sparse update, "
+                    f"?operation=update&include=void with Id, SyncToken and sparse: true."
+                )
             answer = self._void(tx, name, body)
         else:
             raise unsupported_operation(f"Operation {str(operation)[:50]} is not supported.")
@@ -218,21 +250,46 @@ class Backend:
         self._refresh(tx, name, old, None)
         return {name: {"status": "Deleted", "domain": "QBO", "Id": old["Id"]}}
 
-    def _void(self, tx: Tx, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        if name not in _VOIDABLE:
+    def _void_by_update(
+        self, tx: Tx, name: str, body: Mapping[str, Any], operation: str
+    ) -> dict[str, Any]:
+        """`?operation=update&include=void`: the void form of Payment (and SalesReceipt)."""
+        if operation != "update":
+            raise unsupported_operation(
+                f"Operation {str(operation)[:50]} with include=void is not supported; "
+                f"include=void goes with operation=update."
+            )
+        if name not in _VOID_BY_UPDATE:
+            hint = " void it with ?operation=void." if name in _VOID_BY_OPERATION else ""
+            raise unsupported_operation(
+                f"Operation Void is not supported for {name} with include=void;{hint}"
+            )
+        props_spec, read_only = _FIELDS[name]
+        # The body is read like any sparse update (unknown properties are 2010); of what it
+        # holds only PrivateNote matters, since a void zeroes everything else. A client may
+        # send the whole object it read (node-quickbooks' voidPayment does).
+        props = f.parse(body, props_spec, read_only, name)
+        return self._void(tx, name, body, note=props.get("PrivateNote"))
+
+    def _void(
+        self, tx: Tx, name: str, body: Mapping[str, Any], *, note: str | None = None
+    ) -> dict[str, Any]:
+        if name not in _VOID_BY_OPERATION | _VOID_BY_UPDATE:
             # QuickBooks voids Invoice and Payment (not estimates, not name lists).
             raise unsupported_operation(f"Operation Void is not supported for {name}.")
         old = self._current(tx, name, body)
         obj = tx.for_update(name, old["Id"])
         assert obj is not None
-        note = old.get("PrivateNote")
+        if note is None:
+            note = old.get("PrivateNote")
         # Choice: an existing note is kept after the "Voided" marker QuickBooks writes.
         obj["PrivateNote"] = (
             f"Voided - {note}" if note and not note.startswith("Voided") else (note or "Voided")
         )
         obj["TotalAmt"] = sales.ZERO
-        if name == "Invoice":
-            self._detach_payments(tx, old["Id"])
+        if name in ("Invoice", "SalesReceipt"):
+            if name == "Invoice":
+                self._detach_payments(tx, old["Id"])
             for line in obj["Line"]:
                 if "Amount" in line:
                     line["Amount"] = sales.ZERO
@@ -241,7 +298,8 @@ class Backend:
                     detail["Qty"] = sales.ZERO
                     detail.pop("UnitPrice", None)
             obj["Balance"] = sales.ZERO
-            obj["Deposit"] = sales.ZERO
+            if name == "Invoice":
+                obj["Deposit"] = sales.ZERO
             obj["LinkedTxn"] = []  # as QuickBooks' void sample shows; frees the estimate
         else:
             obj["Line"] = []

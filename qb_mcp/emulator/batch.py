@@ -40,7 +40,6 @@ _KNOWN_ELSEWHERE = frozenset(
         "Bill",
         "BillPayment",
         "CreditMemo",
-        "SalesReceipt",
         "RefundReceipt",
         "Purchase",
         "PurchaseOrder",
@@ -126,7 +125,17 @@ def _one(
             str(key)[:100],
         )
     body = v.obj(entry[key], key)
-    return backend.write(realm_id, key, dict(body), operation)  # type: ignore[arg-type]
+    # optionsData is the batch item's `include` (node-quickbooks#150: a Payment is voided in a
+    # batch with operation "update" and optionsData "void", as over REST).
+    options = entry.get("optionsData")
+    include = None if options is None else v.text(options, "optionsData", 100)
+    return backend.write(
+        realm_id,
+        key,
+        dict(body),
+        operation,  # type: ignore[arg-type]
+        include=include,
+    )
 
 
 def parse_changed_since(raw: Any) -> datetime:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
-# QuickBooks stamps answers in the company's time zone; the demo company is in California.
-PACIFIC = timezone(timedelta(hours=-7))
+# QuickBooks stamps answers in the company's time zone (re-exported for the other modules).
+from qb_mcp.emulator.pacific import PACIFIC as PACIFIC
 
 FaultShape = Literal["standard", "gateway", "xml"]
 

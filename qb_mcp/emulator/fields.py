@@ -4,6 +4,12 @@ A property listed here is writable: a full update that leaves it out drops it (Q
 5), a sparse update keeps it. Read-only properties (Id, SyncToken, MetaData, balances, totals) are
 accepted in a body and ignored, since clients send back what they read; anything else is refused
 with 2010, as QuickBooks' deserialiser does.
+
+An empty string in a date or an enumeration (`"TxnDate": ""`, `"PreferredDeliveryMethod": ""`)
+is taken as the property not sent, as QuickBooks takes it: python-quickbooks sends these defaults on
+every create and save, and its integration tests save such bodies in a real company
+(python-quickbooks#400 reports QuickBooks accepting `"ServiceDate": ""`). A parser returns
+`None` for "treat as absent".
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ def string(limit: int) -> Parser:
 
 
 def enum(*choices: str) -> Parser:
-    def parse(value: Any, element: str) -> str:
+    def parse(value: Any, element: str) -> str | None:
         raw = v.text(value, element, 100)
+        if raw == "":
+            return None  # the property not sent (module docstring)
         if raw not in choices:
             raise v.invalid_enum(element, raw)
         return raw
@@ -40,13 +48,20 @@ def _sub(type_name: str, props: Mapping[str, Parser]) -> Parser:
     def parse(value: Any, element: str) -> dict[str, Any]:
         body = v.obj(value, element)
         v.only_known(body, known, type_name)
-        return {
-            key: parser(body[key], f"{element}.{key}")
-            for key, parser in props.items()
-            if body.get(key) is not None
-        }
+        return read(body, props, f"{element}.")
 
     return parse
+
+
+def read(body: Mapping[str, Any], props: Mapping[str, Parser], prefix: str = "") -> dict[str, Any]:
+    """The properties of `props` present in `body`, each parsed; null and blank ones left out."""
+    out: dict[str, Any] = {}
+    for key, parser in props.items():
+        if body.get(key) is not None:
+            value = parser(body[key], f"{prefix}{key}")
+            if value is not None:
+                out[key] = value
+    return out
 
 
 def plain(value: Any, element: str, depth: int = 0) -> Any:
@@ -101,7 +116,14 @@ ref: Parser = v.ref
 boolean: Parser = v.boolean
 number: Parser = v.number
 money: Parser = v.money
-day: Parser = v.day
+
+
+def day(value: Any, element: str) -> str | None:
+    """A `YYYY-MM-DD` date; "" is the property not sent (module docstring)."""
+    if value == "":
+        return None
+    return v.day(value, element)
+
 
 # Ignored when sent: computed by QuickBooks or this emulator.
 COMMON_READ_ONLY = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse", "status", "time"})
@@ -286,6 +308,23 @@ INVOICE_READ_ONLY = COMMON_READ_ONLY | {
     "InvoiceLink",
 }
 
+# A sale paid at once (Intuit's SalesReceipt reference): the sales properties and how it was paid.
+SALES_RECEIPT: dict[str, Parser] = {
+    **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
+    "PaymentMethodRef": ref,
+    "PaymentRefNum": string(21),
+    "DepositToAccountRef": ref,
+    "CreditCardPayment": plain_object,
+}
+SALES_RECEIPT_READ_ONLY = COMMON_READ_ONLY | {
+    "TotalAmt",
+    "HomeTotalAmt",
+    "Balance",
+    "HomeBalance",
+    "LinkedTxn",
+    "Line",
+}
+
 PAYMENT: dict[str, Parser] = {
     "CustomerRef": ref,
     "TotalAmt": money,
@@ -314,11 +353,7 @@ def parse(
 ) -> dict[str, Any]:
     """The writable properties present (not null) in `body`, each checked and cleaned."""
     v.only_known(body, frozenset(props) | read_only, type_name)
-    out: dict[str, Any] = {}
-    for key, parser in props.items():
-        if body.get(key) is not None:
-            out[key] = parser(body[key], key)
-    return out
+    return read(body, props)
 
 
 def writable(stored: Mapping[str, Any], props: Mapping[str, Parser]) -> dict[str, Any]:

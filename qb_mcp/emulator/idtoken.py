@@ -17,6 +17,12 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+# Intuit's issuer, whatever host serves the emulator: intuit-oauth (npm, OAuthClient.js
+# validateIdToken) compares `iss` with exactly this string, and intuit-oauth (PyPI,
+# intuitlib.utils.validate_id_token) with the discovery document's `issuer`, which is this too in
+# Intuit's own document. Only the URLs a client fetches (jwks_uri, endpoints) point at the emulator.
+INTUIT_ISSUER = "https://oauth.platform.intuit.com/op/v1"
+
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

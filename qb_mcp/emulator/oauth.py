@@ -6,7 +6,8 @@ Endpoints (see QBO_API.md section 9):
   Emulator extension: a `realmId` query parameter picks the company that "consents"; without it the
   company is `default_realm()`.
 - `POST /oauth2/v1/tokens/bearer`: the `authorization_code` and `refresh_token` grants.
-- `POST /v2/oauth2/tokens/revoke`: revokes the whole grant behind an access or refresh token.
+- `POST /v2/oauth2/tokens/revoke`: revokes the whole grant behind an access or refresh token; the
+  body is JSON `{"token": ...}` (Intuit's form) or form-encoded `token=...` (RFC 7009's).
 - `GET /.well-known/openid_configuration` (and `openid_sandbox_configuration`): discovery.
 
 Tokens are opaque random strings. The server keeps only their SHA-256 digests, so neither its
@@ -36,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from qb_mcp.emulator import faults
-from qb_mcp.emulator.idtoken import IdTokenSigner
+from qb_mcp.emulator.idtoken import INTUIT_ISSUER, IdTokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +402,7 @@ class OAuthServer:
                     "aud": [client_id],
                     "realmid": pair.realm_id,
                     "auth_time": int(now),
-                    "iss": f"{request.url.scheme}://{request.url.netloc}/op/v1",
+                    "iss": INTUIT_ISSUER,
                     "exp": int(now) + 3600,
                     "iat": int(now),
                 }
@@ -512,15 +513,27 @@ class OAuthServer:
     # ---- revoke -------------------------------------------------------------------------------
 
     async def _revoke(self, request: Request) -> Response:
+        # Intuit documents (and its SDKs send) a JSON body {"token": ...}; RFC 7009 section 2.1
+        # defines a form-encoded one, which generic OAuth clients send. Both are taken (a choice:
+        # no source shows Intuit refusing the RFC's form), chosen by Content-Type.
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             client_id = self._authenticate_client(request.headers.get("authorization"))
+            body: object
+            if media_type == "application/x-www-form-urlencoded":
+                body = await _read_form(request)
+                if client_id is None and "client_id" in body:
+                    client_id = self._authenticate_post(body)  # RFC 6749 2.3.1
+            else:
+                if client_id is None:
+                    raise OAuthError("invalid_client", 401)
+                raw = await _read_body(request)
+                try:
+                    body = json.loads(raw)
+                except (ValueError, UnicodeDecodeError):
+                    raise OAuthError("invalid_request", description="body must be JSON") from None
             if client_id is None:
                 raise OAuthError("invalid_client", 401)
-            raw = await _read_body(request)
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise OAuthError("invalid_request", description="body must be JSON") from None
             token = body.get("token") if isinstance(body, dict) else None
             if not isinstance(token, str) or not token:
                 raise OAuthError("invalid_request", description='body must be {"token": "..."}')
@@ -543,10 +556,11 @@ class OAuthServer:
 
     async def _discovery(self, request: Request) -> Response:
         base = f"{request.url.scheme}://{request.url.netloc}"
-        # Intuit's document, with every endpoint moved to this emulator's own host.
+        # Intuit's document, with every endpoint moved to this emulator's own host; the issuer
+        # stays Intuit's, as the id_tokens' `iss` (see idtoken.INTUIT_ISSUER).
         return JSONResponse(
             {
-                "issuer": f"{base}/op/v1",
+                "issuer": INTUIT_ISSUER,
                 "authorization_endpoint": f"{base}/connect/oauth2",
                 "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
                 "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",

@@ -1,7 +1,10 @@
 """The QuickBooks Online query language, as the emulator speaks it.
 
-`SELECT * | COUNT(*) FROM Entity [WHERE p op v [AND ...]] [ORDERBY p [ASC|DESC][, ...]]
+`SELECT * | COUNT(*) | p, ... FROM Entity [WHERE p op v [AND ...]] [ORDERBY p [ASC|DESC][, ...]]
 [STARTPOSITION n] [MAXRESULTS n]`, following ../shared/QBO_API.md section 6 and Intuit's reference.
+A property list (`SELECT Id, DisplayName`, `SELECT *, Sku`) answers whole objects, as SELECT * does:
+Intuit's "Query operations" page says the response set always returns all properties for each
+object ("projections are not supported").
 
 Where Intuit's documents are silent, these are our choices:
 - Strings compare case-insensitively (casefold) for =, IN, LIKE and for <, >, ordering. QBO's
@@ -206,6 +209,26 @@ _ENTITIES: dict[str, _Entity] = {
             TxnStatus MetaData domain sparse""",
         ),
         _entity(
+            "SalesReceipt",
+            # Choice: the properties captured queries filter on (Id, CustomerRef, DocNumber,
+            # TxnDate; TotalAmt in Intuit's batch sample); Intuit's marks were not read.
+            """
+            Id id fs
+            CustomerRef ref f
+            DocNumber string fs
+            TxnDate date fs
+            TotalAmt money f
+            """
+            + _META,
+            """SyncToken Line ShipFromAddr CurrencyRef GlobalTaxCalculation BillEmail ShipDate
+            TrackingNum ClassRef PrintStatus TxnSource LinkedTxn DepositToAccountRef
+            TransactionLocationType MetaData PrivateNote BillEmailCc BillEmailBcc CustomerMemo
+            EmailStatus ExchangeRate TxnTaxDetail CustomField ShipAddr DepartmentRef
+            ShipMethodRef BillAddr ApplyTaxAfterDiscount HomeBalance Balance DeliveryInfo
+            PaymentMethodRef PaymentRefNum CreditCardPayment RecurDataRef TaxExemptionRef
+            HomeTotalAmt FreeFormAddress ProjectRef SalesTermRef domain sparse""",
+        ),
+        _entity(
             "CompanyInfo",
             "Id id fs\n" + _META,
             """SyncToken CompanyName CompanyAddr LegalAddr SupportedLanguages Country Email
@@ -227,7 +250,7 @@ _OTHER_QBO_ENTITIES = (
     "Account Attachable Bill BillPayment Budget Class CompanyCurrency CreditCardPayment "
     "CreditMemo CustomerType Department Deposit Employee Entitlements ExchangeRate "
     "InventoryAdjustment JournalCode JournalEntry PaymentMethod Preferences Purchase "
-    "PurchaseOrder RecurringTransaction RefundReceipt ReimburseCharge SalesReceipt TaxAgency "
+    "PurchaseOrder RecurringTransaction RefundReceipt ReimburseCharge TaxAgency "
     "TaxClassification TaxCode TaxPayment TaxRate Term TimeActivity Transfer Vendor VendorCredit"
 )
 _NOT_EMULATED = {n.lower(): n for n in _OTHER_QBO_ENTITIES.split()}
@@ -252,6 +275,7 @@ class _Query:
     order: list[tuple[Token, bool]]  # (property, descending)
     start: Token | None = None
     max_results: Token | None = None
+    columns: tuple[Token, ...] = ()  # a property list (`SELECT Id, DisplayName`), checked only
 
 
 _AFTER_CONDITION = ["<EOF>", "<AND>", '"maxresults"', '"order"', '"orderby"', '"startposition"']
@@ -282,20 +306,21 @@ class _Parser:
         return parse_error(self.text, self.tok, expected)
 
     def parse(self) -> _Query:
+        columns: tuple[Token, ...]
         self._expect("select")
         if self.tok.kind == "count":
             self._advance()
             self._expect("(")
             self._expect("*")
             self._expect(")")
-            count = True
-        elif self.tok.kind == "*":
-            self._advance()
+            count, columns = True, ()
+        elif self.tok.kind in ("*", "IDENT"):
+            columns = self._columns()
             count = False
         else:
-            raise self._fail(['"*"', '"count"'])
+            raise self._fail(['"*"', '"count"', "<IDENTIFIER>"])
         self._expect("from")
-        query = _Query(count, self._expect("IDENT"), [], [])
+        query = _Query(count, self._expect("IDENT"), [], [], columns=columns)
         tail = ['"maxresults"', '"order"', '"orderby"', '"startposition"']
         if self.tok.kind == "where":
             self._advance()
@@ -332,6 +357,18 @@ class _Parser:
         if self.tok.kind != "EOF":
             raise self._fail(tail_expected)
         return query
+
+    def _columns(self) -> tuple[Token, ...]:
+        """`*`, a property list, or both (`*, Sku`): python-quickbooks' Item.all() sends that."""
+        named: list[Token] = []
+        while True:
+            if self.tok.kind == "*":
+                self._advance()
+            else:
+                named.append(self._expect("IDENT"))
+            if self.tok.kind != ",":
+                return tuple(named)
+            self._advance()
 
     def _condition(self) -> _Condition:
         prop = self._expect("IDENT")
@@ -607,6 +644,12 @@ def execute(text: str, rows_for: Rows) -> dict[str, Any]:
     """
     query = _Parser(text).parse()
     entity = _entity_of(query.entity)
+    for column in query.columns:
+        # Intuit: "projections are not supported": whatever is named, the whole object comes
+        # back. A name the entity does not have is refused as in WHERE.
+        name = column.image.lower()
+        if name not in entity.fields and name not in entity.others:
+            raise _invalid(f"Property {_clip(column.image)} not found for Entity {entity.name}")
     tests: list[Callable[[Mapping[str, Any]], bool]] = []
     mentions_active = False
     for cond in query.where:

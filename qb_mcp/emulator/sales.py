@@ -1,4 +1,4 @@
-"""Business rules of the sales transactions: Estimate, Invoice and Payment.
+"""Business rules of the sales transactions: Estimate, Invoice, SalesReceipt and Payment.
 
 Money is Decimal, rounded half-up to cents. Derived values are never taken from a request body:
 line Amounts are checked against Qty x UnitPrice, TotalAmt is the sum of the sales lines,
@@ -8,9 +8,11 @@ Balances, and the LinkedTxn lists that the other side of a link owns (estimate -
 invoice -> payment) are rebuilt from the links, by `refresh`.
 
 Choices where Intuit's documents are silent (each also noted where it is made):
-- Qty/UnitPrice: both given -> Amount must equal round_half_up(Qty x UnitPrice) (6070); only
-  UnitPrice -> Qty is 1; only Qty -> UnitPrice is Amount / Qty; neither -> Amount is taken as is
-  (invoice-create-request.json sends only Amount and QuickBooks accepts it).
+- Qty/UnitPrice: both given and non-zero -> Amount must equal round_half_up(Qty x UnitPrice)
+  (6070); either of them 0 -> Amount is taken as sent (python-quickbooks' default line, Qty 0 and
+  UnitPrice 0, saves in a real company); only UnitPrice -> Qty is 1; only a non-zero Qty ->
+  UnitPrice is Amount / Qty; neither -> Amount is taken as is (invoice-create-request.json sends
+  only Amount and QuickBooks accepts it).
 - Over-application (more than an invoice's open Balance, or lines above the payment's TotalAmt)
   and a second invoice for one estimate are refused with 6000; the real code is unverified.
 - Linking an estimate does NOT change its TxnStatus (unverified whether QuickBooks does; the client
@@ -46,23 +48,33 @@ _LINE_KEYS = frozenset(
         "DiscountLineDetail",
         "GroupLineDetail",
         "LinkedTxn",
+        "LineEx",
         "CustomField",
         "ProjectRef",
     }
 )
+# Every property of QuickBooks' SalesItemLineDetail (the schema's ItemLineDetail and its
+# SalesItemLineDetail extension, as generated in intuit/QuickBooks-V3-Java-SDK
+# ipp-v3-java-data/.../ItemLineDetail.java and SalesItemLineDetail.java). Only ItemRef, Qty,
+# UnitPrice and TaxCodeRef take part in the emulator's rules; the others are kept as sent.
 _SALES_DETAIL: dict[str, f.Parser] = {
     "ItemRef": f.ref,
-    "Qty": f.number,
-    "UnitPrice": f.number,
-    "TaxCodeRef": f.ref,
-    "ServiceDate": f.day,
     "ClassRef": f.ref,
-    "ItemAccountRef": f.ref,
-    "TaxClassificationRef": f.ref,
+    "UnitPrice": f.number,
+    "RatePercent": f.number,
+    "PriceLevelRef": f.ref,
     "MarkupInfo": f.plain_object,
+    "Qty": f.number,
+    "UOMRef": f.plain_object,
+    "ItemAccountRef": f.ref,
+    "InventorySiteRef": f.ref,
+    "TaxCodeRef": f.ref,
+    "TaxClassificationRef": f.ref,
+    "ServiceDate": f.day,
+    "TaxInclusiveAmt": f.number,
     "DiscountRate": f.number,
     "DiscountAmt": f.number,
-    "TaxInclusiveAmt": f.number,
+    "SalesItemLineDetailEx": f.plain_object,
 }
 _UNEMULATED_LINES = frozenset(
     {"DiscountLineDetail", "GroupLineDetail", "TaxLineDetail", "DescriptionLineDetail"}
@@ -129,11 +141,7 @@ def _sales_line(tx: Tx, line: Mapping[str, Any]) -> Obj:
         raise v.required("Line.SalesItemLineDetail")
     raw_detail = v.obj(line["SalesItemLineDetail"], "Line.SalesItemLineDetail")
     v.only_known(raw_detail, frozenset(_SALES_DETAIL), "SalesItemLineDetail")
-    detail = {
-        key: parser(raw_detail[key], f"Line.SalesItemLineDetail.{key}")
-        for key, parser in _SALES_DETAIL.items()
-        if raw_detail.get(key) is not None
-    }
+    detail = f.read(raw_detail, _SALES_DETAIL, "Line.SalesItemLineDetail.")
     if "ItemRef" not in detail:
         raise v.required("Line.SalesItemLineDetail.ItemRef")
     item = tx.get("Item", detail["ItemRef"]["value"])
@@ -148,15 +156,13 @@ def _sales_line(tx: Tx, line: Mapping[str, Any]) -> Obj:
     if price is not None:
         if qty is None:
             qty = detail["Qty"] = Decimal(1)
-        if v.cents(qty * price) != amount:
+        # QuickBooks checks Amount against Qty x UnitPrice only when both are non-zero:
+        # python-quickbooks' default line (Qty 0, UnitPrice 0, Amount 100) saves in a real
+        # company (its tests/integration/test_invoice.py), while 7 x 225 with Amount 1000 is 6070.
+        if qty != 0 and price != 0 and v.cents(qty * price) != amount:
             raise amount_mismatch(supplied)
-    elif qty is not None:
-        if qty == 0:
-            if amount != 0:
-                raise amount_mismatch(supplied)
-            detail["UnitPrice"] = Decimal(0)
-        else:
-            detail["UnitPrice"] = amount / qty
+    elif qty is not None and qty != 0:
+        detail["UnitPrice"] = amount / qty
     detail.setdefault("TaxCodeRef", {"value": "NON"})
     out: Obj = {"DetailType": "SalesItemLineDetail", "Amount": amount}
     if line.get("Description") is not None:
@@ -198,7 +204,7 @@ def _estimate_links(raw: Any) -> list[str]:
 def sales(
     tx: Tx, entity: str, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None
 ) -> Obj:
-    """The stored Estimate or Invoice for cleaned `props` and the body's Line/LinkedTxn."""
+    """The stored Estimate, Invoice or SalesReceipt for cleaned `props` and the body's lines."""
     if "CustomerRef" not in props:
         raise v.required("CustomerRef")
     customer = active_customer(tx, props["CustomerRef"])
@@ -269,6 +275,11 @@ def sales(
             )
         out.setdefault("TxnStatus", "Pending")
         out["LinkedTxn"] = list(old["LinkedTxn"]) if old else []
+        return out
+    if entity == "SalesReceipt":
+        # Paid in full when made: nothing is owed and nothing links to it (SalesReceipt reference).
+        out["Balance"] = ZERO
+        out["LinkedTxn"] = []
         return out
     deposit = out.setdefault("Deposit", ZERO)
     if deposit < 0 or deposit > total:

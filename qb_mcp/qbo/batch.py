@@ -21,6 +21,10 @@ from typing import Any, Literal
 from qb_mcp.errors import InvalidArgumentError, QBOError, ServerError
 
 BATCH_LIMIT = 30
+# QuickBooks voids these with a sparse update carrying the void option: over REST
+# `?operation=update&include=void` (Intuit's Payment reference, "Void a payment"), in a batch
+# operation "update" with optionsData "void". `operation=void` is the Invoice form only.
+VOID_BY_UPDATE = frozenset({"Payment"})
 Operation = Literal["create", "update", "delete", "void", "query"]
 
 
@@ -89,6 +93,17 @@ def request_body(items: Sequence[tuple[str, BatchOp]]) -> dict[str, Any]:
     for bid, op in items:
         if op.operation == "query":
             requests.append({"bId": bid, "Query": op.query})
+        elif op.operation == "void" and op.entity in VOID_BY_UPDATE:
+            # In a batch QuickBooks voids a Payment as over REST, with an update that carries
+            # the void option (node-quickbooks#150): operation "update", optionsData "void".
+            requests.append(
+                {
+                    "bId": bid,
+                    "operation": "update",
+                    "optionsData": "void",
+                    op.entity: {**op.body, "sparse": True},
+                }
+            )
         else:
             assert op.entity is not None
             requests.append({"bId": bid, "operation": op.operation, op.entity: dict(op.body)})

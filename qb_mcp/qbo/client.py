@@ -443,15 +443,14 @@ class QBOClient:
         for attempt in range(2):
             if read_first:
                 sync_token = _sync_token(await self.get(name, entity_id), name, entity_id)
-            body = {"Id": entity_id, "SyncToken": sync_token}
+            body: dict[str, Any] = {"Id": entity_id, "SyncToken": sync_token}
+            params: dict[str, str] = {"operation": operation}
+            if operation == "void" and name in batching.VOID_BY_UPDATE:
+                body["sparse"] = True
+                params = {"operation": "update", "include": "void"}
             try:
                 answer, _ = await self._write(
-                    operation,
-                    name,
-                    name.lower(),
-                    body,
-                    idempotency_key,
-                    params={"operation": operation},
+                    operation, name, name.lower(), body, idempotency_key, params=params
                 )
                 return _member(answer, name)
             except StaleObjectError:

@@ -10,6 +10,7 @@ import pytest
 from qb_mcp.emulator.backend import Backend
 from qb_mcp.emulator.faults import QBOFault
 from qb_mcp.emulator.seed import DEMO_REALM_ID
+from tests.emulator.client_bodies import PYTHON_QUICKBOOKS_CUSTOMER
 
 R = DEMO_REALM_ID
 
@@ -385,3 +386,27 @@ def test_a_snapshot_does_not_change_with_later_writes() -> None:
     frozen = json.dumps(snapshot, sort_keys=True)
     backend.write(DEMO_REALM_ID, "customer", {"DisplayName": "After The Snapshot"})
     assert json.dumps(snapshot, sort_keys=True) == frozen
+
+
+# blank dates and enumerations (issue 9, item 2)
+
+
+def test_python_quickbooks_default_customer_saves(backend: Backend) -> None:
+    created = backend.write(R, "customer", dict(PYTHON_QUICKBOOKS_CUSTOMER))["Customer"]
+    assert created["DisplayName"] == "Defaults Co"
+    # Blank is "not sent": the default applies and no date is made up.
+    assert created["PreferredDeliveryMethod"] == "Print" and "OpenBalanceDate" not in created
+
+
+def test_read_then_save_with_blank_defaults_works(backend: Backend) -> None:
+    created = backend.write(R, "customer", {"DisplayName": "Round Trip", "Notes": "n"})["Customer"]
+    body = {**PYTHON_QUICKBOOKS_CUSTOMER, **created, "PreferredDeliveryMethod": "", "Notes": "m"}
+    updated = backend.write(R, "customer", body)["Customer"]
+    assert updated["Notes"] == "m" and updated["SyncToken"] == "1"
+
+
+def test_a_blank_enumeration_is_not_sent_but_a_wrong_one_is_2170(backend: Backend) -> None:
+    item = backend.write(R, "item", {"Name": "Blank Type", "Type": ""})["Item"]
+    assert item["Name"] == "Blank Type"
+    body = {"DisplayName": "Bad Delivery", "PreferredDeliveryMethod": "Pigeon"}
+    assert code(fault(backend.write, R, "customer", body)) == "2170"

@@ -177,6 +177,41 @@ def test_void_and_delete_events(backend: Backend) -> None:
     ]
 
 
+def test_batch_voids_a_payment_with_update_and_options_data_void(backend: Backend) -> None:
+    payment = next(iter(backend.query(R, "select * from Payment")["QueryResponse"]["Payment"]))
+    invoice_id = payment["Line"][0]["LinkedTxn"][0]["TxnId"]
+    invoice = backend.read(R, "invoice", invoice_id)["Invoice"]
+    body = {
+        "BatchItemRequest": [
+            {
+                "bId": "1",
+                "operation": "update",
+                "optionsData": "void",
+                "Payment": {"Id": payment["Id"], "SyncToken": payment["SyncToken"], "sparse": True},
+            }
+        ]
+    }
+    [answer] = backend.batch(R, body)["BatchItemResponse"]
+    assert answer["Payment"]["TotalAmt"] == 0 and answer["Payment"]["Line"] == []
+    restored = backend.read(R, "invoice", invoice_id)["Invoice"]["Balance"]
+    assert restored == invoice["Balance"] + payment["Line"][0]["Amount"]
+
+
+def test_batch_operation_void_on_a_payment_faults_that_item_only(backend: Backend) -> None:
+    payment = next(iter(backend.query(R, "select * from Payment")["QueryResponse"]["Payment"]))
+    stub = {"Id": payment["Id"], "SyncToken": payment["SyncToken"]}
+    body = {
+        "BatchItemRequest": [
+            {"bId": "1", "operation": "void", "Payment": stub},
+            {"bId": "2", "operation": "void", "Invoice": {"Id": "3", "SyncToken": "0"}},
+        ]
+    }
+    first, second = backend.batch(R, body)["BatchItemResponse"]
+    assert first["Fault"]["Error"][0]["code"] == "500"
+    assert second["Invoice"]["TotalAmt"] == 0
+    assert backend.read(R, "payment", payment["Id"])["Payment"]["TotalAmt"] == payment["TotalAmt"]
+
+
 def test_failing_listener_does_not_break_the_write(backend: Backend) -> None:
     seen: list[ChangeEvent] = []
 
@@ -276,3 +311,21 @@ def test_restore_of_garbage_is_a_fault_and_keeps_state(backend: Backend) -> None
     for bad in ({}, {"version": 1, "realms": {"1": {}}}, [], {"version": 99, "realms": {}}):
         assert fault(backend.restore, bad).errors[0].code == "2010"  # type: ignore[arg-type]
     assert backend.snapshot() == before
+
+
+def test_cdc_changed_since_without_offset_is_the_companys_local_time(
+    backend: Backend, clock: Any
+) -> None:
+    # Intuit's DateTime type: "Local time zone: YYYY-MM-DDTHH:MM:SS" (no offset = the company's
+    # zone; Pacific for the emulator's companies). python-quickbooks sends exactly this form.
+    clock.now = datetime(2026, 1, 15, 20, 0, tzinfo=UTC).timestamp()  # 12:00 in Pacific (PST)
+    backend.write(R, "customer", {"DisplayName": "Noon Pacific"})
+
+    def names(since: str) -> list[str]:
+        responses = backend.cdc(R, "customer", since)["CDCResponse"][0]["QueryResponse"]
+        return [c.get("DisplayName") for c in responses[0].get("Customer", [])]
+
+    assert "Noon Pacific" in names("2026-01-15T11:59:00")  # 19:59 UTC: before the change
+    assert "Noon Pacific" not in names("2026-01-15T12:01:00")  # 20:01 UTC: after it
+    assert "Noon Pacific" in names("2026-01-15T19:59:00Z")
+    assert "Noon Pacific" not in names("2026-01-15T12:01:00-08:00")

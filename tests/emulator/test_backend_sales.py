@@ -96,6 +96,111 @@ def test_amount_must_equal_qty_times_price_half_up(backend: Backend) -> None:
     assert code(f) == "6070" and "10.00" in f.errors[0].detail
 
 
+@pytest.mark.parametrize(("qty", "price"), [(0, 0), (0, 50), (2, 0), (0, None)])
+def test_a_zero_qty_or_price_leaves_the_amount_unchecked(
+    backend: Backend, qty: Any, price: Any
+) -> None:
+    # python-quickbooks' default line (Qty 0, UnitPrice 0, Amount 100) saves in a real company.
+    body = {"CustomerRef": {"value": "1"}, "Line": [line(D("100"), qty, price)]}
+    saved = backend.write(R, "invoice", body)["Invoice"]
+    assert saved["TotalAmt"] == D("100.00") and saved["Line"][0]["Amount"] == D("100.00")
+
+
+def test_sales_line_detail_takes_every_property_of_the_schema(backend: Backend) -> None:
+    # QuickBooks' ItemLineDetail + SalesItemLineDetail (intuit/QuickBooks-V3-Java-SDK).
+    detail = {
+        "ItemRef": {"value": "2"},
+        "ClassRef": {"value": "5"},
+        "UnitPrice": 75,
+        "Qty": 2,
+        "PriceLevelRef": {"value": "1"},
+        "MarkupInfo": {"PercentBased": False, "Value": 0, "Percent": 0},
+        "UOMRef": {"Unit": "hour"},
+        "ItemAccountRef": {"value": "79", "name": "Sales"},
+        "InventorySiteRef": {"value": "1"},
+        "TaxCodeRef": {"value": "NON"},
+        "TaxClassificationRef": {"value": "EUC-99990201-V1-00020000"},
+        "ServiceDate": "2026-01-10",
+        "TaxInclusiveAmt": 150,
+        "DiscountRate": 0,
+        "DiscountAmt": 0,
+    }
+    body = {
+        "CustomerRef": {"value": "1"},
+        "Line": [
+            {"DetailType": "SalesItemLineDetail", "Amount": 150, "SalesItemLineDetail": detail}
+        ],
+    }
+    saved = backend.write(R, "invoice", body)["Invoice"]["Line"][0]["SalesItemLineDetail"]
+    assert saved["ServiceDate"] == "2026-01-10" and saved["PriceLevelRef"] == {"value": "1"}
+
+
+def test_python_quickbooks_default_invoice_saves(backend: Backend) -> None:
+    # What python-quickbooks 0.9.12 sends for Invoice() with one SalesItemLine(Amount=100):
+    # blank dates, a blank ServiceDate, Qty and UnitPrice 0, read-only defaults.
+    body = {
+        "AllowIPNPayment": True,
+        "AllowOnlineACHPayment": False,
+        "AllowOnlineCreditCardPayment": False,
+        "ApplyTaxAfterDiscount": False,
+        "Balance": 0,
+        "CustomField": [],
+        "CustomerRef": {"value": "1", "name": "Ann"},
+        "Deposit": 0,
+        "DueDate": "",
+        "EmailStatus": "NotSet",
+        "ExchangeRate": 1,
+        "FreeFormAddress": False,
+        "GlobalTaxCalculation": "TaxExcluded",
+        "HomeBalance": 0,
+        "HomeTotalAmt": 0,
+        "InvoiceLink": "",
+        "Line": [
+            {
+                "Amount": 100,
+                "CustomField": [],
+                "Description": "description",
+                "DetailType": "SalesItemLineDetail",
+                "LineNum": 1,
+                "LinkedTxn": [],
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": "2", "name": "Hours"},
+                    "Qty": 0,
+                    "ServiceDate": "",
+                    "TaxInclusiveAmt": 0,
+                    "UnitPrice": 0,
+                },
+            }
+        ],
+        "LinkedTxn": [],
+        "PrintStatus": "NotSet",
+        "PrivateNote": "",
+        "ShipDate": "",
+        "SyncToken": 0,
+        "TotalAmt": "",
+        "TrackingNum": "",
+        "TxnDate": "",
+        "domain": "QBO",
+        "sparse": False,
+    }
+    saved = backend.write(R, "invoice", body)["Invoice"]
+    assert saved["TotalAmt"] == D("100.00")
+    assert saved["TxnDate"] and saved["DueDate"]  # blank is "not sent": the defaults apply
+    assert "ShipDate" not in saved and "ServiceDate" not in saved["Line"][0]["SalesItemLineDetail"]
+
+
+def test_a_blank_date_in_a_full_update_keeps_the_txn_date(backend: Backend) -> None:
+    inv = invoice(backend, 10, TxnDate="2026-01-05")
+    body = {**inv, "TxnDate": "", "DueDate": ""}
+    updated = backend.write(R, "invoice", body)["Invoice"]
+    assert updated["TxnDate"] == "2026-01-05"
+
+
+def test_a_bad_date_is_still_2010(backend: Backend) -> None:
+    assert code(fault(invoice, backend, 10, TxnDate="05/01/2026")) == "2010"
+    assert code(fault(invoice, backend, 10, TxnDate=" ")) == "2010"
+
+
 def test_missing_qty_defaults_to_one(backend: Backend) -> None:
     body = {"CustomerRef": {"value": "1"}, "Line": [line(D("75"), None, D("75"))]}
     got = backend.write(R, "invoice", body)["Invoice"]["Line"][0]["SalesItemLineDetail"]
@@ -467,14 +572,72 @@ def test_void_invoice_zeroes_it_and_unapplies_payments(backend: Backend) -> None
     assert get(backend, "Invoice", inv["Id"])["DocNumber"] == inv["DocNumber"]
 
 
+def void_payment(backend: Backend, payment_id: str, token: str = "0", **extra: Any) -> Any:
+    """The documented void of a Payment: a sparse update with include=void."""
+    body = {"Id": payment_id, "SyncToken": token, "sparse": True, **extra}
+    return backend.write(R, "payment", body, "update", include="void")["Payment"]
+
+
 def test_void_payment_restores_invoice_balance(backend: Backend) -> None:
     inv = invoice(backend, 100)
     p = pay(backend, 30, (inv["Id"], 30))
-    voided = backend.write(R, "payment", {"Id": p["Id"], "SyncToken": "0"}, "void")["Payment"]
+    voided = void_payment(backend, p["Id"])
+    # As the "Void a payment" answer in Intuit's Payment reference: amounts 0, lines cleared.
     assert voided["TotalAmt"] == 0 and voided["UnappliedAmt"] == 0 and voided["Line"] == []
     assert voided["PrivateNote"] == "Voided" and voided["SyncToken"] == "1"
     assert get(backend, "Invoice", inv["Id"])["Balance"] == D("100.00")
     assert balance(backend) == D("100.00")
+
+
+def test_void_payment_prepends_voided_to_the_note_it_is_sent(backend: Backend) -> None:
+    p = pay(backend, 30)
+    voided = void_payment(backend, p["Id"], PrivateNote="bounced cheque")
+    assert voided["PrivateNote"] == "Voided - bounced cheque"
+
+
+def test_void_payment_accepts_the_whole_object_it_read(backend: Backend) -> None:
+    # node-quickbooks' voidPayment sends back everything it read, with sparse: true.
+    inv = invoice(backend, 100)
+    p = pay(backend, 30, (inv["Id"], 30))
+    voided = backend.write(R, "payment", {**p, "sparse": True}, "update", include="void")
+    assert voided["Payment"]["TotalAmt"] == 0
+    assert get(backend, "Invoice", inv["Id"])["Balance"] == D("100.00")
+
+
+def test_payment_operation_void_is_refused_and_changes_nothing(backend: Backend) -> None:
+    inv = invoice(backend, 100)
+    p = pay(backend, 30, (inv["Id"], 30))
+    before = backend.snapshot()
+    refused = fault(backend.write, R, "payment", {"Id": p["Id"], "SyncToken": "0"}, "void")
+    assert code(refused) == "500"
+    assert "include=void" in refused.errors[0].detail
+    assert backend.snapshot() == before
+
+
+def test_include_void_on_an_invoice_is_refused_and_changes_nothing(backend: Backend) -> None:
+    inv = invoice(backend, 100)
+    before = backend.snapshot()
+    body = {"Id": inv["Id"], "SyncToken": inv["SyncToken"], "sparse": True}
+    refused = fault(backend.write, R, "invoice", body, "update", include="void")
+    assert code(refused) == "500" and "operation=void" in refused.errors[0].detail
+    assert backend.snapshot() == before
+
+
+def test_include_void_with_a_stale_sync_token_is_5010(backend: Backend) -> None:
+    p = pay(backend, 30)
+    assert code(fault(void_payment, backend, p["Id"], "7")) == "5010"
+
+
+def test_include_void_with_an_unknown_property_is_2010(backend: Backend) -> None:
+    p = pay(backend, 30)
+    assert code(fault(void_payment, backend, p["Id"], Colour="red")) == "2010"
+
+
+def test_an_update_without_include_void_does_not_void(backend: Backend) -> None:
+    p = pay(backend, 30)
+    body = {"Id": p["Id"], "SyncToken": "0", "sparse": True}
+    updated = backend.write(R, "payment", body, "update", include="allowduplicatedocnum")
+    assert updated["Payment"]["TotalAmt"] == D("30.00")
 
 
 def test_delete_payment_restores_invoice_balance(backend: Backend) -> None:
@@ -541,3 +704,71 @@ def test_unreasonable_numbers_are_2010(backend: Backend, bad: Any) -> None:
 
 def test_txn_date_at_the_end_of_time_is_refused(backend: Backend) -> None:
     assert code(fault(invoice, backend, 1, TxnDate="9999-12-31")) == "2010"
+
+
+# sales receipts (voided like payments: issue 9, item 1)
+
+
+def receipt(backend: Backend, *amounts: Any, **extra: Any) -> dict[str, Any]:
+    body = {"CustomerRef": {"value": "1"}, "Line": [line(a) for a in amounts], **extra}
+    return dict(backend.write(R, "salesreceipt", body)["SalesReceipt"])
+
+
+def test_a_sales_receipt_is_paid_in_full_and_owes_nothing(backend: Backend) -> None:
+    made = receipt(backend, 40, 2.5, PaymentRefNum="1234")
+    assert made["TotalAmt"] == D("42.50") and made["Balance"] == D("0.00")
+    assert made["DocNumber"] and made["TxnDate"] and "DueDate" not in made
+    assert balance(backend) == D("0.00")  # a receipt is not receivable
+
+
+def test_python_quickbooks_default_sales_receipt_saves(backend: Backend) -> None:
+    # python-quickbooks 0.9.12's SalesReceipt() defaults, with one line added.
+    body = {
+        "ApplyTaxAfterDiscount": False,
+        "Balance": 0,
+        "CustomField": [],
+        "CustomerRef": {"value": "1"},
+        "DocNumber": "",
+        "EmailStatus": "NotSet",
+        "ExchangeRate": 1,
+        "GlobalTaxCalculation": "TaxExcluded",
+        "Line": [line(15, 0, 0)],
+        "LinkedTxn": [],
+        "PaymentRefNum": "",
+        "PrintStatus": "NotSet",
+        "PrivateNote": "",
+        "ShipDate": "",
+        "SyncToken": 0,
+        "TotalAmt": 0,
+        "TrackingNum": "",
+        "TxnDate": "",
+        "domain": "QBO",
+        "sparse": False,
+    }
+    made = backend.write(R, "salesreceipt", body)["SalesReceipt"]
+    assert made["TotalAmt"] == D("15.00") and made["DocNumber"]
+
+
+def test_a_sales_receipt_is_voided_by_update_with_include_void(backend: Backend) -> None:
+    # Intuit's SalesReceipt reference, "Void a salesreceipt"; QuickBooks-V3-PHP-SDK#357.
+    made = receipt(backend, 40)
+    body = {"Id": made["Id"], "SyncToken": made["SyncToken"], "sparse": True}
+    voided = backend.write(R, "salesreceipt", body, "update", include="void")["SalesReceipt"]
+    assert voided["TotalAmt"] == 0 and voided["PrivateNote"] == "Voided"
+    assert all(ln["Amount"] == 0 for ln in voided["Line"]) and voided["SyncToken"] == "1"
+
+
+def test_sales_receipt_operation_void_is_refused_and_changes_nothing(backend: Backend) -> None:
+    made = receipt(backend, 40)
+    before = backend.snapshot()
+    refused = fault(backend.write, R, "salesreceipt", {"Id": made["Id"], "SyncToken": "0"}, "void")
+    assert code(refused) == "500" and "include=void" in refused.errors[0].detail
+    assert backend.snapshot() == before
+
+
+def test_sales_receipts_are_queried_and_deleted(backend: Backend) -> None:
+    made = receipt(backend, 40)
+    rows = backend.query(R, f"select * from SalesReceipt where DocNumber = '{made['DocNumber']}'")
+    assert [r["Id"] for r in rows["QueryResponse"]["SalesReceipt"]] == [made["Id"]]
+    body = {"Id": made["Id"], "SyncToken": "0"}
+    assert backend.write(R, "salesreceipt", body, "delete")["SalesReceipt"]["status"] == "Deleted"

@@ -504,7 +504,7 @@ async def test_payment_delete_and_void_samples(
         body_of(
             await post(
                 client,
-                f"{base}/payment?operation=void",
+                f"{base}/payment?operation=update&include=void",
                 {"Id": second["Id"], "SyncToken": second["SyncToken"], "sparse": True},
             )
         ),

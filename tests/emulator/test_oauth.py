@@ -501,6 +501,55 @@ async def test_revoke_non_json_body_is_400(client: httpx2.AsyncClient) -> None:
     assert r.status_code == 400
 
 
+async def test_revoke_takes_a_form_encoded_body(
+    client: httpx2.AsyncClient, server: OAuthServer
+) -> None:
+    # RFC 7009 section 2.1's form, besides Intuit's JSON.
+    body = await login(client)
+    r = await client.post(
+        "/v2/oauth2/tokens/revoke",
+        content=f"token={body['refresh_token']}&token_type_hint=refresh_token".encode(),
+        headers={"Authorization": BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200
+    assert bearer_fault(server, str(body["access_token"])).status == 401
+
+
+async def test_revoke_form_may_carry_the_client_credentials(
+    client: httpx2.AsyncClient, server: OAuthServer
+) -> None:
+    pair = server.issue_tokens(REALM)
+    r = await client.post(
+        "/v2/oauth2/tokens/revoke",
+        data={"token": pair.refresh_token, "client_id": "client-a", "client_secret": "s"},
+    )
+    assert r.status_code == 200
+    assert bearer_fault(server, pair.access_token).status == 401
+
+
+@pytest.mark.parametrize("content", [b"", b"nottoken=x", b"token=a&token=b", b"\xff"])
+async def test_revoke_bad_form_is_400_and_revokes_nothing(
+    client: httpx2.AsyncClient, server: OAuthServer, content: bytes
+) -> None:
+    pair = server.issue_tokens(REALM)
+    r = await client.post(
+        "/v2/oauth2/tokens/revoke",
+        content=content,
+        headers={"Authorization": BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    server.check_bearer(f"Bearer {pair.access_token}", REALM)
+
+
+async def test_revoke_form_without_any_client_auth_is_401(
+    client: httpx2.AsyncClient, server: OAuthServer
+) -> None:
+    pair = server.issue_tokens(REALM)
+    r = await client.post("/v2/oauth2/tokens/revoke", data={"token": pair.refresh_token})
+    assert r.status_code == 401
+    server.check_bearer(f"Bearer {pair.access_token}", REALM)
+
+
 async def test_revoke_needs_client_auth(client: httpx2.AsyncClient, server: OAuthServer) -> None:
     pair = server.issue_tokens(REALM)
     r = await client.post("/v2/oauth2/tokens/revoke", json={"token": pair.refresh_token})
@@ -553,8 +602,25 @@ async def test_openid_scope_adds_an_id_token_signed_by_the_jwks_key(
     claims = json.loads(unb64(claims_b64))
     assert claims["aud"] == ["client-a"]
     assert claims["realmid"] == REALM
-    assert claims["iss"] == "http://emulator/op/v1"
+    # Intuit's issuer whatever the host: intuit-oauth (npm) pins exactly this string.
+    assert claims["iss"] == "https://oauth.platform.intuit.com/op/v1"
     assert claims["exp"] > clock.now
+
+
+async def test_id_token_passes_intuit_oauth_checks(client: httpx2.AsyncClient) -> None:
+    # What intuit-oauth checks before the signature: intuit-oauth 4.2.5 (npm) OAuthClient.js
+    # validateIdToken (iss pinned, aud an array holding the client id) and intuit-oauth 1.2.6
+    # (PyPI) intuitlib.utils.validate_id_token (iss == the discovery document's issuer, aud[0]).
+    discovery = (await client.get("/.well-known/openid_sandbox_configuration")).json()
+    code = (await get_code(client, scope=f"{SCOPE} openid"))["code"]
+    token = (await exchange(client, code)).json()["id_token"]
+    claims = json.loads(unb64(token.split(".")[1]))
+    assert claims["iss"] == "https://oauth.platform.intuit.com/op/v1" == discovery["issuer"]
+    assert isinstance(claims["aud"], list) and claims["aud"][0] == "client-a"
+    # The key is fetched from the emulator, at the path Intuit's jwks_uri has.
+    assert urlsplit(discovery["jwks_uri"]).path == "/op/v1/jwks"
+    kid = json.loads(unb64(token.split(".")[0]))["kid"]
+    assert kid in [k["kid"] for k in (await client.get("/op/v1/jwks")).json()["keys"]]
 
 
 def unb64(text: str) -> bytes:

@@ -37,7 +37,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "2",
             "O'Brien Ltd",
             Balance=Decimal("0"),
-            # 07:30 UTC on 1 March: after midnight Pacific (-07:00), though the text says 28th.
+            # 07:30 UTC on 1 March: still 28 February in Pacific (PST, -08:00) time.
             MetaData={
                 "CreateTime": "2015-02-01T09:00:00-08:00",
                 "LastUpdatedTime": "2015-02-28T23:30:00-08:00",
@@ -135,7 +135,9 @@ ACCEPTED = [
     ("select * from Customer where Balance <= 0", ["2"]),
     ("select * from Customer where Balance > -1 and Balance < 1", ["2"]),
     # Date-times compare chronologically, whatever the offsets.
-    ("select * from Customer where Metadata.LastUpdatedTime > '2015-03-01'", ["1", "2"]),
+    # A date against a date-time is midnight in the company's zone: 08:00 UTC in March 2015 (PST).
+    ("select * from Customer where Metadata.LastUpdatedTime > '2015-03-01'", ["1"]),
+    ("select * from Customer where Metadata.LastUpdatedTime > '2015-02-28'", ["1", "2"]),
     ("select * from Customer where MetaData.LastUpdatedTime < '2015-03-01T00:29:00-07:00'", []),
     ("select * from Customer where MetaData.LastUpdatedTime <= '2015-03-01T07:30:00Z'", ["2"]),
     ("select * from Customer where MetaData.CreateTime >= '2015-02-01T17:00:00+00:00'", ["2"]),
@@ -281,7 +283,15 @@ def test_object_without_the_property_matches_no_condition_on_it() -> None:
 
 
 def test_queryable_lists_follow_intuits_reference() -> None:
-    assert set(QUERYABLE) == {"CompanyInfo", "Customer", "Item", "Estimate", "Invoice", "Payment"}
+    assert set(QUERYABLE) == {
+        "CompanyInfo",
+        "Customer",
+        "Item",
+        "Estimate",
+        "Invoice",
+        "Payment",
+        "SalesReceipt",
+    }
     assert {"DisplayName", "PrimaryEmailAddr", "Active", "Balance", "MetaData.LastUpdatedTime"} <= (
         QUERYABLE["Customer"]
     )
@@ -299,11 +309,8 @@ REFUSED = [
     ("select", "4000", 'Encountered "<EOF>" at line 1, column 6.'),
     ("select * from", "4000", "Was expecting:\n    <IDENTIFIER> ..."),
     ("delete from Customer", "4000", 'Encountered " <IDENTIFIER> "delete "" at line 1, column 1.'),
-    (
-        "select Id, DisplayName from Customer",
-        "4000",
-        'Encountered " <IDENTIFIER> "Id "" at line 1, column 8.',
-    ),
+    ("select Id, Colour from Customer", "4001", "Property Colour not found for Entity Customer"),
+    ("select Id, from Customer", "4000", 'Encountered " "from" "from "" at line 1, column 12.'),
     ("select * from Customer, Invoice", "4000", 'Encountered " "," ", "" at line 1, column 23.'),
     (
         "select * from Customer c join Invoice i",
@@ -559,3 +566,26 @@ def test_refused_query_reads_no_rows() -> None:
         with pytest.raises(QBOFault):
             execute(text, spy)
     assert asked == []
+
+
+# A property list (issue 9, item 3): Intuit's "Query operations" page says the response set always
+# returns all properties of each object (projections are not supported).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT Id, DisplayName FROM Customer",
+        "select *, DisplayName from Customer",
+        "select DisplayName, * from Customer where Active = true",
+        "SELECT MetaData.CreateTime FROM Customer",
+    ],
+)
+def test_a_property_list_answers_the_whole_objects(text: str) -> None:
+    assert execute(text, rows_for) == execute("select * from Customer", rows_for)
+
+
+def test_python_quickbooks_item_all_query_is_answered() -> None:
+    # python-quickbooks' Item.all() sends exactly this.
+    text = "SELECT *, Sku FROM Item MAXRESULTS 100"
+    assert execute(text, rows_for) == execute("select * from Item maxresults 100", rows_for)

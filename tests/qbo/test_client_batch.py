@@ -121,3 +121,39 @@ async def test_a_batch_of_queries_reads_fresh_data_every_time() -> None:
     batch_sends = [s for s in transport.writes() if s.path.endswith("/batch")]
     assert len(batch_sends) == 2
     assert all("requestid" not in s.params for s in batch_sends), "reads carry no requestid"
+
+
+async def test_a_payment_is_voided_in_a_batch_by_update_with_options_data_void() -> None:
+    # node-quickbooks#150: a batch voids a Payment with operation "update", optionsData "void";
+    # an Invoice keeps operation "void".
+    emulator = roomy_emulator()
+    transport = RecordingTransport(emulator)
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": "60.00",
+        "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
+    }
+    async with make_client(emulator, transport=transport) as client:
+        invoice = await client.create("Invoice", {"CustomerRef": {"value": "1"}, "Line": [line]})
+        payment = await client.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": "1"},
+                "TotalAmt": "60.00",
+                "Line": [
+                    {
+                        "Amount": "60.00",
+                        "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
+        [result] = await client.batch(
+            [BatchOp.void("Payment", payment["Id"], sync_token=payment["SyncToken"])]
+        )
+        after = await client.get("Invoice", invoice["Id"])
+    assert result.ok and result.entity is not None and result.entity["TotalAmt"] == 0
+    assert after["Balance"] == 60
+    [item] = json.loads(transport.writes()[-1].content)["BatchItemRequest"]
+    assert item["operation"] == "update" and item["optionsData"] == "void"
+    assert item["Payment"]["sparse"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -240,6 +241,50 @@ async def test_void_zeroes_an_invoice() -> None:
         voided = await client.void("Invoice", invoice["Id"])
     assert voided["TotalAmt"] == Decimal("0")
     assert "Voided" in voided.get("PrivateNote", "")
+
+
+async def test_void_of_a_payment_is_the_sparse_update_with_include_void() -> None:
+    # Intuit's Payment reference, "Void a payment": operation=void is the Invoice form, and the
+    # emulator refuses it for a Payment as QuickBooks does (QuickBooks-V3-PHP-SDK#357/#479).
+    emulator = roomy_emulator()
+    transport = RecordingTransport(emulator)
+    async with make_client(emulator, transport=transport) as client:
+        invoice = await client.create("Invoice", invoice_body("75.00"))
+        payment = await client.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": "1"},
+                "TotalAmt": "25.00",
+                "Line": [
+                    {
+                        "Amount": "25.00",
+                        "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
+        voided = await client.void("Payment", payment["Id"])
+        after = await client.get("Invoice", invoice["Id"])
+    assert voided["TotalAmt"] == Decimal("0") and voided["PrivateNote"].startswith("Voided")
+    assert after["Balance"] == Decimal("75.00")
+    sent = transport.writes()[-1]
+    assert sent.path.endswith("/payment")
+    assert sent.params["operation"] == ["update"] and sent.params["include"] == ["void"]
+    assert json.loads(sent.content) == {
+        "Id": payment["Id"],
+        "SyncToken": payment["SyncToken"],
+        "sparse": True,
+    }
+
+
+async def test_void_of_an_invoice_stays_operation_void() -> None:
+    emulator = roomy_emulator()
+    transport = RecordingTransport(emulator)
+    async with make_client(emulator, transport=transport) as client:
+        invoice = await client.create("Invoice", invoice_body("75.00"))
+        await client.void("Invoice", invoice["Id"])
+    sent = transport.writes()[-1]
+    assert sent.params["operation"] == ["void"] and "include" not in sent.params
 
 
 @pytest.mark.parametrize(
