@@ -591,11 +591,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
                 log.warning("QuickBooks webhooks at http://%s:%d/webhooks/intuit", host, port)
             else:
                 log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
-            anyio.run(
-                lambda: server.run_streamable_http_async(
-                    host=host, port=port, streamable_http_path="/mcp"
-                )
-            )
+            anyio.run(_serve_http, server, host, port)
         else:
             anyio.run(server.run_stdio_async)
     except BaseExceptionGroup as group:
@@ -603,6 +599,18 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         # groups; unwrap them so the CLI prints the line instead of a traceback.
         raise _first_expected(group) or group from None
     return 0
+
+
+async def _serve_http(server: MCPServer[AppState], host: str, port: int) -> None:
+    """Streamable HTTP on `/mcp` under uvicorn, with the slow-client bounds of
+    `qb_mcp.http_serving` (the SDK's own runner sets none)."""
+    import uvicorn
+
+    from qb_mcp.http_serving import BodyDeadline, server_config
+
+    app = BodyDeadline(server.streamable_http_app(streamable_http_path="/mcp", host=host))
+    config = server_config(app, host=host, port=port, log_level=server.settings.log_level.lower())
+    await uvicorn.Server(config).serve()
 
 
 def _first_expected(group: BaseExceptionGroup[Any]) -> QbMcpError | None:

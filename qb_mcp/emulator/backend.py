@@ -172,7 +172,7 @@ class Backend:
         """Create, update (full or sparse), delete or void; returns the answer without "time".
 
         `include` is the REST `include` parameter (the batch item's `optionsData`): "void" turns
-        an update of a Payment into its void. Other values (allowduplicatedocnum,
+        an update of a Payment or SalesReceipt into its void. Other values (allowduplicatedocnum,
         enhancedAllCustomFields, ...) change nothing here.
         """
         realm = self._realm(realm_id)
@@ -274,7 +274,7 @@ class Backend:
         self, tx: Tx, name: str, body: Mapping[str, Any], *, note: str | None = None
     ) -> dict[str, Any]:
         if name not in _VOID_BY_OPERATION | _VOID_BY_UPDATE:
-            # QuickBooks voids Invoice and Payment (not estimates, not name lists).
+            # QuickBooks voids Invoice, Payment and SalesReceipt (not estimates, not name lists).
             raise unsupported_operation(f"Operation Void is not supported for {name}.")
         old = self._current(tx, name, body)
         obj = tx.for_update(name, old["Id"])

@@ -3,7 +3,7 @@
 The pipeline (`_send`), for every request:
   token from the TokenSource -> `Authorization: Bearer`, `Accept: application/json`,
   `minorversion=75` -> a slot from the realm's limiter (shared by every client of the realm in
-  the process) -> the request, with a timeout -> `intuit_tid` kept -> the answer mapped by
+  the process, and through the database with the other processes on it) -> the request, with a timeout -> `intuit_tid` kept -> the answer mapped by
   `faults.error_from_response` (the one mapping) -> retried per `RetryPolicy` (the one policy) ->
   a 401 refreshes the token once (`refresh_after_rejection`) and is tried once more.
 No token or Authorization header is ever logged or put in an exception.
@@ -74,7 +74,7 @@ from qb_mcp.qbo.idempotency import (
 from qb_mcp.qbo.limiter import RealmLimiter, limiter_for
 from qb_mcp.qbo.models import ENTITY_NAMES
 from qb_mcp.qbo.query import Query, paginate
-from qb_mcp.qbo.retry import RetryPolicy
+from qb_mcp.qbo.retry import RetryPolicy, is_throttle
 from qb_mcp.qbo.token_source import TokenSource
 from qb_mcp.store.ledger import Ledger, LedgerEntry, LedgerStore, MemoryLedger
 
@@ -128,7 +128,7 @@ class QBOClient:
             raise InvalidArgumentError("timeout must be positive")
         self.realm_id = realm_id
         self._tokens = token_source
-        self._limiter = limiter or limiter_for(realm_id)
+        self._limiter = limiter or limiter_for(realm_id, database=database)
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._timeout = timeout
@@ -570,6 +570,7 @@ class QBOClient:
         url = f"/v3/company/{self.realm_id}/{path}"
         query = {**(params or {}), "minorversion": MINOR_VERSION}
         attempt = 0
+        throttled = 0
         refreshed = False
         token: str | None = None
         while True:
@@ -618,16 +619,25 @@ class QBOClient:
                 token = await self._tokens.refresh_after_rejection(self.realm_id, token)
                 attempt -= 1
                 continue
-            if not self._retry.should_retry(error, attempt):
+            throttle = is_throttle(error)
+            throttled += throttle
+            if not self._retry.should_retry(error, attempt, throttled=throttled):
                 raise error
             delay = self._retry.delay(attempt, error, retry_after=retry_after)
+            # At INFO with the wait as data: the server forwards these to the MCP client, whose
+            # call would otherwise look hung for the minute QuickBooks asks us to wait.
             log.info(
-                "%s %s failed (%s); retry %d in %.2f s",
+                "%s %s %s; retrying in %.1f s",
                 method,
                 path,
-                type(error).__name__,
-                attempt,
+                "was throttled by QuickBooks (rate limit)"
+                if throttle
+                else f"failed ({type(error).__name__})",
                 delay,
+                extra={
+                    "qbo_wait_seconds": delay,
+                    "qbo_wait_reason": "throttled" if throttle else "retry",
+                },
             )
             await self._retry.sleep(delay)
             token = None

@@ -147,6 +147,10 @@ def classify(code: str | None, status_code: int | None) -> type[QBOError]:
     # Throttling first: 3001 arrives as 429, as 403 in old captures, even inside a 200.
     if number == 3001:
         return ThrottledError
+    # A 5xx is Intuit failing, whatever code it carries (`statusCode=500; errorCode=003100` is
+    # not a missing scope): retrying later can help, so the status wins (explain.py agrees).
+    if status_code is not None and status_code >= 500:
+        return ServerError
     if number is not None:
         specific = _SPECIFIC_CODES.get(number)
         if specific is not None:

@@ -13,7 +13,16 @@ started; every other one had started before it and finished after the window's s
 still counted when that last one asked for its slot.) Every attempt counts, including retries and
 the ones that fail: QuickBooks counts them too.
 
-`limiter_for(realm_id)` is the process-wide registry: every client of one realm shares one budget.
+Across processes. QuickBooks' budget is per realm, not per process, so a limiter given a
+`SlotBook` (`qb_mcp.store.limits`: the database every process on one QBO_HOME opens) also takes
+each request's slot there, after its slot in this process: the in-process budget still keeps one
+process fair and cheap (at most `max_in_flight` of its tasks ever reach the store, one at a time
+per kind of request, so waiting costs one small transaction per poll, not one per task), and the
+shared one keeps all processes together under QuickBooks' limits. A slot held elsewhere is
+noticed by polling every `poll_interval` (a release in this process wakes waiters at once).
+
+`limiter_for(realm_id)` is the process-wide registry: every client of one realm shares one budget
+(one per database when given one, shared with the other processes using that database).
 A limiter is meant for one event loop at a time (asyncio, not threads); waiting is done on futures
 made per wait, so successive loops (tests, `asyncio.run` per command) can share it.
 """
@@ -21,14 +30,25 @@ made per wait, so successive loops (tests, `asyncio.run` per command) can share 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from threading import Lock
+from typing import TYPE_CHECKING
+
+import anyio
 
 from qb_mcp.errors import InvalidArgumentError
+from qb_mcp.store.limits import UNTIL_RELEASE, SharedSlots, SlotBook, Ticket
+
+if TYPE_CHECKING:
+    from qb_mcp.store.db import Database
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -66,19 +86,28 @@ class RealmLimiter:
     """Sliding-window and concurrency budget for one realm, shared by every task using it.
 
     `slot(batch=...)` waits (never raises) until the request fits all three budgets. The clock
-    and sleep are injectable so tests run in virtual time.
+    and sleep are injectable so tests run in virtual time. With a `book` (the budget shared with
+    other processes) the clock must be one every process agrees on: wall-clock time by default.
     """
 
     def __init__(
         self,
         limits: Limits | None = None,
         *,
-        clock: Clock = time.monotonic,
+        clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
+        book: SlotBook | None = None,
+        realm_id: str = "",
+        poll_interval: float = 0.05,
     ) -> None:
         self.limits = limits or Limits()
-        self._clock = clock
+        self._clock = clock or (time.time if book is not None else time.monotonic)
         self._sleep = sleep
+        self._book = book
+        self.realm_id = realm_id
+        self._poll_interval = poll_interval
+        # One task per kind (plain, batch) asks the shared book at a time; see the module doc.
+        self._book_turns = {False: asyncio.Lock(), True: asyncio.Lock()}
         self._requests: deque[_Entry] = deque()
         self._batches: deque[_Entry] = deque()
         self._in_flight = 0
@@ -95,9 +124,43 @@ class RealmLimiter:
         """Hold one request slot (and a batch slot if `batch`) while the request runs."""
         entries = await self._acquire(batch)
         try:
-            yield
+            ticket = await self._take_shared(batch) if self._book is not None else None
+            try:
+                yield
+            finally:
+                if ticket is not None:
+                    await self._give_back(ticket)
         finally:
             self._release(entries)
+
+    async def _take_shared(self, batch: bool) -> Ticket:
+        assert self._book is not None
+        async with self._book_turns[batch]:
+            started = self._clock()
+            told = False
+            while True:
+                # Shielded: a cancellation between the commit and our return would leave a slot
+                # taken that nobody gives back until its lease runs out.
+                with anyio.CancelScope(shield=True):
+                    got = await self._book.take(
+                        self.realm_id, self.limits, batch=batch, now=self._clock()
+                    )
+                if isinstance(got, Ticket):
+                    return got
+                if not told and self._clock() - started + got > 1.0:
+                    told = True  # once per request: a long wait should not look like a hang
+                    log.info(
+                        "realm %s: QuickBooks' request budget, shared with the other processes "
+                        "on this QBO_HOME, is used up; waiting for room",
+                        self.realm_id,
+                        extra={"qbo_wait_reason": "budget"},
+                    )
+                await self._sleep(self._poll_interval if got == UNTIL_RELEASE else got)
+
+    async def _give_back(self, ticket: Ticket) -> None:
+        assert self._book is not None
+        with anyio.CancelScope(shield=True):
+            await self._book.give_back(ticket, self.limits, now=self._clock())
 
     async def _acquire(self, batch: bool) -> list[_Entry]:
         limits = self.limits
@@ -157,7 +220,7 @@ def _expire(entries: deque[_Entry], now: float) -> None:
         entries.popleft()
 
 
-_UNTIL_RELEASE = float("inf")
+_UNTIL_RELEASE = UNTIL_RELEASE
 
 
 def _wait_time(entries: deque[_Entry], budget: int, now: float) -> float:
@@ -179,21 +242,38 @@ def _resort(entries: deque[_Entry]) -> None:
 
 
 _registry: dict[str, RealmLimiter] = {}
+# Per open database, for as long as some client uses the limiter: it holds the database, so a
+# mapping keyed by the database itself would keep every database ever opened alive; the id is
+# unique while the limiter (and so the database) lives.
+_shared_registry: weakref.WeakValueDictionary[tuple[int, str], RealmLimiter] = (
+    weakref.WeakValueDictionary()
+)
 _registry_lock = Lock()
 
 
-def limiter_for(realm_id: str, limits: Limits | None = None) -> RealmLimiter:
+def limiter_for(
+    realm_id: str, limits: Limits | None = None, *, database: Database | None = None
+) -> RealmLimiter:
     """The process-wide limiter of `realm_id`, created on first use.
 
+    With a `database`, the limiter also keeps the budget it shares there with every other
+    process on that database (one limiter per realm and open database).
     `limits` applies only when the limiter is created; a later, different value is refused rather
     than silently ignored, since two budgets for one realm would defeat the point.
     """
     with _registry_lock:
-        limiter = _registry.get(realm_id)
-        if limiter is None:
-            limiter = RealmLimiter(limits)
-            _registry[realm_id] = limiter
-        elif limits is not None and limits != limiter.limits:
+        if database is None:
+            limiter = _registry.get(realm_id)
+            if limiter is None:
+                limiter = _registry[realm_id] = RealmLimiter(limits, realm_id=realm_id)
+                return limiter
+        else:
+            limiter = _shared_registry.get((id(database), realm_id))
+            if limiter is None:
+                limiter = RealmLimiter(limits, book=SharedSlots(database), realm_id=realm_id)
+                _shared_registry[(id(database), realm_id)] = limiter
+                return limiter
+        if limits is not None and limits != limiter.limits:
             raise InvalidArgumentError(
                 f"realm {realm_id} already has a limiter with {limiter.limits}; "
                 "one realm has one budget per process"

@@ -9,10 +9,17 @@ pipeline handles on its own by refreshing once).
 Delay before retry number n (n = 1 for the first retry):
 - a `Retry-After` header, when QuickBooks sent one (seconds or an HTTP date), is obeyed as is
   (capped at `max_retry_after`, so a broken header cannot park a task for a day);
-- otherwise exponential backoff with full jitter: uniform(0, min(cap, base * 2**(n-1))), where the
-  cap is `throttle_cap` (60 s: Intuit says to wait 60 s after a 3001) for throttling and
-  `server_cap` (8 s) for the rest. Full jitter spreads many clients' retries evenly instead of
-  letting them return in step.
+- throttling without one is waited out as Intuit asks: `throttle_wait` (60 s; QuickBooks counts
+  requests per minute, so coming back sooner mostly earns another 429) plus up to
+  `throttle_spread` (5 s) of jitter, so the processes throttled together do not return in step;
+- otherwise exponential backoff with full jitter: uniform(0, min(server_cap, base * 2**(n-1))).
+  Full jitter spreads many clients' retries evenly instead of letting them return in step.
+
+How many: `max_attempts` counts the attempts that failed for other reasons; throttled attempts
+have their own allowance, `max_throttle_waits` (so a request sits through at most about three
+minutes of throttling, and a 429 never uses up the retries a later 503 needs). The client says
+at INFO, before each wait, how long it is waiting and why (`retrying` log records carry
+`qbo_wait_seconds` and `qbo_wait_reason` for whoever forwards them to the MCP client).
 
 Writes are safe to retry because every write carries the same `requestid` on every attempt
 (see `qb_mcp.qbo.idempotency`).
@@ -45,7 +52,9 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay: float = 0.5
     server_cap: float = 8.0
-    throttle_cap: float = 60.0
+    throttle_wait: float = 60.0
+    throttle_spread: float = 5.0
+    max_throttle_waits: int = 3
     max_retry_after: float = 300.0
     # uniform [0, 1): the jitter source
     jitter: Callable[[], float] = field(default=random.random, repr=False)
@@ -56,7 +65,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise InvalidArgumentError("RetryPolicy.max_attempts must be at least 1")
-        if self.base_delay < 0 or self.server_cap < 0 or self.throttle_cap < 0:
+        if self.max_throttle_waits < 0:
+            raise InvalidArgumentError("RetryPolicy.max_throttle_waits must not be negative")
+        delays = (self.base_delay, self.server_cap, self.throttle_wait, self.throttle_spread)
+        if any(delay < 0 for delay in delays):
             raise InvalidArgumentError("RetryPolicy delays must not be negative")
 
     def is_retryable(self, error: BaseException) -> bool:
@@ -69,9 +81,14 @@ class RetryPolicy:
             return True
         return any(item.code in RETRYABLE_CODES for item in error.errors)
 
-    def should_retry(self, error: BaseException, attempt: int) -> bool:
-        """`attempt` is the number of attempts made so far (1 after the first)."""
-        return attempt < self.max_attempts and self.is_retryable(error)
+    def should_retry(self, error: BaseException, attempt: int, *, throttled: int = 0) -> bool:
+        """`attempt`: attempts made so far (1 after the first); `throttled`: how many of them
+        were throttled (they count against `max_throttle_waits`, not `max_attempts`)."""
+        if not self.is_retryable(error):
+            return False
+        if is_throttle(error):
+            return throttled <= self.max_throttle_waits
+        return attempt - throttled < self.max_attempts
 
     def delay(self, retry: int, error: BaseException, *, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
@@ -79,8 +96,9 @@ class RetryPolicy:
             retry_after = error.retry_after
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_retry_after)
-        cap = self.throttle_cap if _is_throttle(error) else self.server_cap
-        ceiling = min(cap, self.base_delay * 2.0 ** (retry - 1))
+        if is_throttle(error):
+            return self.throttle_wait + self.jitter() * self.throttle_spread
+        ceiling = min(self.server_cap, self.base_delay * 2.0 ** (retry - 1))
         return self.jitter() * ceiling
 
     def retry_after(self, value: str | None) -> float | None:
@@ -88,7 +106,8 @@ class RetryPolicy:
         return parse_retry_after(value, now=self.clock())
 
 
-def _is_throttle(error: BaseException) -> bool:
+def is_throttle(error: BaseException) -> bool:
+    """Whether `error` is QuickBooks' rate limit (429, or fault 3001 whatever the status)."""
     if isinstance(error, ThrottledError):
         return True
     return isinstance(error, QBOError) and (

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
 import re
+import sqlite3
 import stat
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -16,10 +19,16 @@ import aiosqlite
 
 from qb_mcp.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Long enough for another process's refresh (an HTTP round trip) to finish while we wait for the
 # write lock; short enough that a wedged process is reported rather than waited on forever.
 BUSY_TIMEOUT_MS = 30_000
+
+# SQLite's result codes for a file that is not (or no longer) a database: SQLITE_CORRUPT and
+# SQLITE_NOTADB. Anything else (a lock held too long, a full disk) is not the file's fault.
+DAMAGED = frozenset({11, 26})
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -108,31 +117,144 @@ class Transaction:
 
 
 def prepare_home(home: Path) -> None:
-    """Create the data folder owner-only (0700), tightening it if it already exists."""
+    """Make sure `home` is a data folder we may keep secrets in, creating it owner-only (0700).
+
+    An existing folder must be ours: refused with a one-line `ConfigError`, and left as it is,
+    are a folder owned by another user, one that others can write to (a shared 1777 folder like
+    /tmp: anyone could swap our files; chmod-ing it would break everyone else), and anything but
+    a folder. Our own folder is tightened to 0700 when others can read it, unless it is reached
+    through a symlink: then it is somebody's deliberate layout (another disk, a shared mount),
+    used as it is with a warning, since every file we put in it is 0600 anyway.
+    """
     try:
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(home.stat().st_mode) != 0o700:
-            home.chmod(0o700)
+        info = home.stat()  # follows a symlinked home: what matters is the folder it leads to
+    except FileNotFoundError:
+        info = None
     except OSError as exc:
-        raise ConfigError(f"QBO_HOME: cannot create {home}: {exc.strerror}") from None
+        raise ConfigError(f"QBO_HOME: cannot use {home}: {exc.strerror}") from None
+    if info is None:
+        try:
+            home.parent.mkdir(parents=True, exist_ok=True)
+            home.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # another process created it just now; checked below like any existing folder
+        except OSError as exc:
+            raise ConfigError(f"QBO_HOME: cannot create {home}: {exc.strerror}") from None
+        else:
+            # mkdir's mode is filtered by the umask; this folder is ours, so set it exactly.
+            home.chmod(0o700)
+            return
+        info = home.stat()
+    check_home(home, info)
+    if stat.S_IMODE(info.st_mode) & 0o077 and not home.is_symlink():
+        try:
+            home.chmod(0o700)
+        except OSError as exc:
+            raise ConfigError(f"QBO_HOME: cannot make {home} owner-only: {exc.strerror}") from None
+
+
+def check_home(home: Path, info: os.stat_result) -> None:
+    """Refuse (`ConfigError`, one line) an existing `home` that is not safe to keep secrets in."""
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"QBO_HOME: {home} is not a folder; point QBO_HOME at a folder")
+    if info.st_uid != os.geteuid():
+        raise ConfigError(
+            f"QBO_HOME: {home} belongs to another user (uid {info.st_uid}); point QBO_HOME at "
+            "a folder of your own (it was left as it is)"
+        )
+    if mode & 0o022:
+        raise ConfigError(
+            f"QBO_HOME: {home} can be written by others (mode {mode:04o}); point QBO_HOME at a "
+            f"folder of your own, or run `chmod 700 {home}` (it was left as it is)"
+        )
+    if mode & 0o077 and home.is_symlink():
+        log.warning(
+            "QBO_HOME %s can be read by others (mode %04o); its files are owner-only, but "
+            "`chmod 700 %s` hides even their names",
+            home,
+            mode,
+            home,
+        )
 
 
 def prepare_database_file(path: Path) -> None:
-    """Create the database file owner-only (0600), tightening it if it already exists."""
+    """Create the database file owner-only (0600), or check the one that is there.
+
+    Refused, untouched: a symlink (it could lead anywhere, and SQLite would follow it), anything
+    but a regular file, and a file owned by another user. Our own file with loose modes is ours
+    to tighten. SQLite's -wal and -shm files are checked the same way when they exist: SQLite
+    opens them by name and would follow a planted symlink. A file that is not a SQLite database
+    (garbage, or cut short) is refused here too, before SQLite writes anything into it.
+    """
+    for candidate in (path, *_sidecars(path)):
+        if candidate.is_symlink():
+            raise ConfigError(
+                f"QBO_HOME: {candidate} is a symlink; qb-mcp keeps its database in a real file "
+                "(remove the link, or point QBO_HOME elsewhere; nothing was changed)"
+            )
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        if stat.S_IMODE(path.stat().st_mode) != 0o600:
-            path.chmod(0o600)
+        # O_NOFOLLOW: a symlink planted between the check above and this open is refused too.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"QBO_HOME: {path} is a symlink; qb-mcp keeps its database in a real file"
+            ) from None
         raise ConfigError(f"QBO_HOME: cannot open database {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"QBO_HOME: {path} is not a regular file; nothing was changed")
+        if info.st_uid != os.geteuid():
+            raise ConfigError(
+                f"QBO_HOME: {path} belongs to another user (uid {info.st_uid}); nothing was changed"
+            )
+        problem = _not_a_database(fd, info.st_size)
+        if problem is not None:
+            raise ConfigError(
+                f"QBO_HOME: {path} {problem}; it was left untouched: move it aside (or restore "
+                "it from a backup) and run the command again to start a new database"
+            )
+        if stat.S_IMODE(info.st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _not_a_database(fd: int, size: int) -> str | None:
+    """Why the file behind `fd` cannot be a SQLite database, from its 100-byte header; None if
+    it may be one (an empty file is a new database). Cheap: one read, whatever the size."""
+    if size == 0:
+        return None
+    header = os.pread(fd, 100, 0)
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        return "is not a SQLite database (garbage, or cut short)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65_536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The in-header page count is valid only when its "valid-for" number matches the change
+    # counter (SQLite's file format, section 1.3.7); older writers left it stale.
+    valid = header[92:96] == header[24:28]
+    if valid and pages and size < pages * page_size:
+        return f"is cut short ({size} bytes of {pages * page_size})"
+    return None
 
 
 async def open_database(path: Path) -> Database:
     """Open (creating if needed) the database at `path` and bring its schema up to date.
 
     The file is created 0600 before SQLite touches it; SQLite gives its -wal and -shm files the
-    same mode as the database file.
+    same mode as the database file. Anything wrong with the folder or the file is a one-line
+    `ConfigError` naming it (`prepare_home`, `prepare_database_file`); so is a file SQLite
+    refuses on opening.
     """
     prepare_home(path.parent)
     prepare_database_file(path)
@@ -140,11 +262,22 @@ async def open_database(path: Path) -> Database:
     connection.row_factory = aiosqlite.Row
     try:
         await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Read before anything is written (journal_mode = WAL rewrites the header): a damaged
+        # file fails here and is left as it was.
+        await connection.execute_fetchall("SELECT count(*) FROM sqlite_master")
         await connection.execute("PRAGMA journal_mode = WAL")
         await connection.execute("PRAGMA synchronous = NORMAL")
         await connection.execute("PRAGMA foreign_keys = ON")
         database = Database(connection, path)
         await migrate(database)
+    except sqlite3.DatabaseError as exc:
+        await connection.close()
+        if getattr(exc, "sqlite_errorcode", None) not in DAMAGED:
+            raise
+        raise ConfigError(
+            f"QBO_HOME: {path} cannot be read as a qb-mcp database ({exc}); move it aside (or "
+            "restore it from a backup) and run the command again to start a new database"
+        ) from None
     except BaseException:
         await connection.close()
         raise

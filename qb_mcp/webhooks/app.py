@@ -13,6 +13,12 @@ For each delivery, in this order (cheap refusals first, nothing parsed before it
    were new and how many were duplicates.
 Wrong method: 405 (Starlette's router). `on_stored` runs after the 200 has been sent, so a slow
 subscriber never delays Intuit's acknowledgement.
+
+Slow clients (`qb_mcp.http_serving`): a body that has not arrived whole within 10 s is answered
+408 and its connection closed (`BodyDeadline`, part of `webhook_app` and of `serve`'s app); a
+connection that delivers no complete request head within 10 s is closed, and past 200 connections
+new requests get 503 at once (`server_config`, for `qb-mcp webhooks` and `serve --transport
+http`).
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, QbMcpError
+from qb_mcp.http_serving import BODY_TIMEOUT, BodyDeadline, server_config
 from qb_mcp.sockets import listen
 from qb_mcp.store import events as store
 from qb_mcp.store.db import Database
@@ -189,8 +197,12 @@ def webhook_app(
     catchup: CatchUp | None = None,
     on_stored: OnStored | None = None,
     clock: Callable[[], float] = time.time,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
-    """The standalone listener app; its lifespan runs the worker and the catch-up loop if given."""
+    """The standalone listener app; its lifespan runs the worker and the catch-up loop if given.
+
+    `body_timeout`: seconds a request body may take to arrive whole (`BodyDeadline`).
+    """
 
     async def stored(events: list[StoredEvent]) -> None:
         if worker is not None:
@@ -212,7 +224,11 @@ def webhook_app(
             yield
             tasks.cancel_scope.cancel()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodyDeadline, seconds=body_timeout)],
+    )
 
 
 # ---- qb-mcp webhooks ---------------------------------------------------------------------------
@@ -255,9 +271,7 @@ async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.sock
             file=sys.stderr,
             flush=True,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-        )
+        server = uvicorn.Server(server_config(app, lifespan="on"))
         await server.serve(sockets=[sock])
     return 0
 

@@ -65,8 +65,10 @@ def check(response: httpx2.Response, unchanged: bool) -> None:
 
 @SETTINGS
 @given(
-    entity=st.sampled_from(["customer", "item", "estimate", "invoice", "payment", "companyinfo"]),
-    operation=st.sampled_from([None, "delete", "void", "update"]),
+    entity=st.sampled_from(
+        ["customer", "item", "estimate", "invoice", "payment", "salesreceipt", "companyinfo"]
+    ),
+    operation=st.sampled_from([None, "delete", "void", "update", "update&include=void"]),
     body=json_values,
 )
 def test_any_json_body_gets_a_result_or_a_fault(

@@ -190,13 +190,44 @@ async def test_code_10000_is_retried() -> None:
     assert sleeps.delays == [0.5]
 
 
-async def test_throttling_is_retried() -> None:
+async def test_throttling_is_waited_out_a_minute_at_a_time() -> None:
     emulator = roomy_emulator()
     sleeps = Sleeps()
     emulator.chaos.throttle(count=3)
     async with make_client(emulator, sleeps=sleeps) as client:
         await client.company_info()
-    assert sleeps.delays == [0.5, 1.0, 2.0]
+    # Intuit asks for 60 s after a 3001 (plus our jitter, 5 s at its top with jitter=1.0).
+    assert sleeps.delays == [65.0, 65.0, 65.0]
+
+
+async def test_throttling_past_its_allowance_gives_up(caplog: pytest.LogCaptureFixture) -> None:
+    from qb_mcp.errors import ThrottledError
+
+    emulator = roomy_emulator()
+    sleeps = Sleeps()
+    emulator.chaos.throttle(count=10)
+    caplog.set_level(logging.INFO, logger="qb_mcp.qbo.client")
+    async with make_client(emulator, sleeps=sleeps) as client:
+        with pytest.raises(ThrottledError):
+            await client.company_info()
+    assert len(sleeps.delays) == RetryPolicy().max_throttle_waits
+    # Each wait is announced, with the wait as data for forwarding to the MCP client.
+    notices = [r for r in caplog.records if getattr(r, "qbo_wait_reason", None) == "throttled"]
+    assert [r.qbo_wait_seconds for r in notices] == sleeps.delays  # type: ignore[attr-defined]
+    assert all(r.levelno == logging.INFO and "throttled" in r.getMessage() for r in notices)
+
+
+async def test_throttles_do_not_use_up_the_retries_of_other_failures() -> None:
+    emulator = roomy_emulator()
+    sleeps = Sleeps()
+    emulator.chaos.throttle(count=3)
+    async with make_client(
+        emulator, sleeps=sleeps, retry=RetryPolicy(max_attempts=2, jitter=lambda: 1.0, sleep=sleeps)
+    ) as client:
+        await client.company_info()
+        emulator.chaos.fail_requests(503, count=1)
+        await client.company_info()
+    assert sleeps.delays == [65.0, 65.0, 65.0, 0.5]
 
 
 async def test_retries_stop_at_the_maximum_attempts() -> None:

@@ -301,6 +301,10 @@ def test_plain_text_bodies_map_by_status(status: int, cls: type[QBOError]) -> No
         ("10000", 500, ServerError),
         ("3001", 403, ThrottledError),
         ("700", 503, ServerError),
+        # Intuit failing: the 5xx wins over a code that would otherwise be the caller's to fix.
+        ("3100", 500, ServerError),
+        ("6000", 500, ServerError),
+        ("2020", 502, ServerError),
     ],
 )
 def test_classify_by_code_then_status(code: str, status: int, cls: type[QBOError]) -> None:

@@ -77,10 +77,27 @@ def test_server_backoff_doubles_up_to_its_cap() -> None:
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
-def test_throttle_backoff_is_capped_at_sixty_seconds() -> None:
+def test_throttling_waits_the_minute_intuit_asks_for_plus_jitter() -> None:
     error = ThrottledError("slow", status_code=429, errors=[FaultDetail(code="3001")])
-    delays = [policy().delay(n, error) for n in (1, 5, 8, 9, 12)]
-    assert delays == [0.5, 8.0, 60.0, 60.0, 60.0]
+    assert [policy().delay(n, error) for n in (1, 2, 3)] == [65.0, 65.0, 65.0]
+    low = RetryPolicy(jitter=lambda: 0.0)
+    assert low.delay(1, error) == 60.0
+    # Fault 3001 under another status (old captures show 403) is throttling too.
+    assert low.delay(1, fault(QBOError, "3001", 403)) == 60.0
+
+
+def test_throttled_attempts_have_their_own_allowance() -> None:
+    throttled = ThrottledError("slow", status_code=429, errors=[FaultDetail(code="3001")])
+    retry = policy(max_attempts=2, max_throttle_waits=3)
+    assert [retry.should_retry(throttled, n, throttled=n) for n in (1, 2, 3, 4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    # Four throttles and one reset: the reset still gets its retry.
+    assert retry.should_retry(TransportError("reset"), 5, throttled=4)
+    assert not retry.should_retry(TransportError("reset"), 6, throttled=4)
 
 
 def test_backoff_has_full_jitter() -> None:
