@@ -48,6 +48,7 @@ from qb_mcp.bookkeeping.common import (
     take,
     text,
 )
+from qb_mcp.bookkeeping.directory import Directory
 from qb_mcp.bookkeeping.explain import tool_error_text
 from qb_mcp.errors import (
     DuplicateNameError,
@@ -65,6 +66,7 @@ from qb_mcp.quoting import quoted
 MAX_SCAN = 20_000  # customers read per Active state to match CRM ids, emails and phones
 PHONE_SCAN = 5_000  # customers read per Active state when find_customer searches by phone
 MAX_MATCHES = 50
+RANK_INLINE = 2_000  # candidates scored on the event loop; more go to a worker thread
 MAX_CONTACTS = 5_000
 _CRM_MARKER = re.compile(r"\[crm:([^\]\s]{1,64})\]")
 _CRM_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,63}$"
@@ -177,8 +179,14 @@ class FindCustomerResult(BaseModel):
     searched: str = Field(description="how the candidates were gathered (QuickBooks' limits)")
 
 
-async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCustomerResult:
-    """Ranked customers matching an id, name, email, phone or company."""
+async def find_customer(
+    client: QBOClient, params: FindCustomerInput, *, directory: Directory | None = None
+) -> FindCustomerResult:
+    """Ranked customers matching an id, name, email, phone or company.
+
+    With the company's `directory` (the local index), a search costs at most one QuickBooks
+    request (CDC) and covers every customer; without it, targeted queries and bounded reads.
+    """
     if params.customer_id is not None:
         found = await get_or_none(client, "Customer", params.customer_id)
         matches = (
@@ -193,6 +201,8 @@ async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCus
         phone=params.phone or None,
         company=params.company or None,
     )
+    if directory is not None:
+        return await _find_in(directory, search, params)
     candidates: dict[str, dict[str, Any]] = {}
     how: list[str] = []
     if search.name or search.company:
@@ -242,6 +252,33 @@ async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCus
             for m in ranked
         ],
         searched="; ".join(how),
+    )
+
+
+async def _find_in(
+    directory: Directory, search: matching.CustomerSearch, params: FindCustomerInput
+) -> FindCustomerResult:
+    await directory.fresh()
+    pool = [
+        c
+        for c in directory.customer_candidates(search)
+        if params.include_inactive or c.get("Active") is not False
+    ]
+    if len(pool) > RANK_INLINE:
+        # A short word can make most of a large company a candidate: score it off the loop.
+        ranked = await anyio.to_thread.run_sync(
+            lambda: matching.rank_customers(pool, search, limit=params.limit)
+        )
+    else:
+        ranked = matching.rank_customers(pool, search, limit=params.limit)
+    known = directory.freshness()
+    return FindCustomerResult(
+        matches=[
+            CustomerMatchView(**_view_fields(m.customer), score=m.score, reasons=list(m.reasons))
+            for m in ranked
+        ],
+        searched=f"every customer ({known.customers}) in the local index, names, emails and "
+        f"phones folded; as of {known.age_seconds or 0:.0f} s ago",
     )
 
 

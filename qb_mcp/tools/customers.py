@@ -32,7 +32,7 @@ async def find_customer(
     """Ranked customers."""
     from qb_mcp.bookkeeping import customers
 
-    return await customers.find_customer(await state.qbo(), args)
+    return await customers.find_customer(await state.qbo(), args, directory=await state.directory())
 
 
 async def upsert_customer(
@@ -41,7 +41,10 @@ async def upsert_customer(
     """Create or update one customer."""
     from qb_mcp.bookkeeping import customers
 
-    return await customers.upsert_customer(await state.qbo(), args)
+    try:
+        return await customers.upsert_customer(await state.qbo(), args)
+    finally:
+        state.directory_changed("Customer")
 
 
 async def upsert_customers(
@@ -53,7 +56,10 @@ async def upsert_customers(
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
-    return await customers.upsert_customers(await state.qbo(), args, progress=progress)
+    try:
+        return await customers.upsert_customers(await state.qbo(), args, progress=progress)
+    finally:
+        state.directory_changed("Customer")
 
 
 def _customer_id(result: UpsertCustomerResult) -> Mapping[str, str | None]:
