@@ -65,7 +65,10 @@ class CountingTransport(httpx2.AsyncBaseTransport):
 def company(customers: int, invoices: int = 0) -> Emulator:
     """An emulator with one company of `customers` customers and `invoices` open invoices."""
     config = EmulatorConfig(requests_per_window=10**9, max_in_flight=10**6, batch_per_window=10**9)
-    emulator = Emulator(config)
+    # Seeded ten minutes in the past: a company's customers were not all created just now (CDC
+    # would answer its 1,000 maximum and the index re-read everything).
+    shift = [-600.0]
+    emulator = Emulator(config, clock=lambda: time.time() + shift[0])
     backend = emulator.backend
     backend.add_company(REALM, seed="empty")
     backend.write(REALM, "Item", {"Name": "Consulting", "UnitPrice": "100"})
@@ -80,6 +83,7 @@ def company(customers: int, invoices: int = 0) -> Emulator:
         body = {"CustomerRef": {"value": str(1 + n % max(customers, 1))}, "Line": [line]}
         body["DueDate"] = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}"
         backend.write(REALM, "Invoice", body)
+    shift[0] = 0.0
     return emulator
 
 

@@ -33,7 +33,7 @@ from qb_mcp.store.db import Database
 
 MAX_AGE = 3.0  # seconds an index is trusted without asking QuickBooks what changed
 CDC_WINDOW = timedelta(days=29)  # QuickBooks' 30 days, less a margin for clock differences
-CDC_OVERLAP = 60.0  # seconds asked for again: QuickBooks' times are to the second, clocks differ
+CDC_OVERLAP = 5.0  # seconds asked for again: QuickBooks' times are to the second, clocks differ
 CDC_MAX = 1000  # objects in one CDC answer; an answer this full may have left some out
 REBUILD_AFTER = 500  # changed customers searched directly before the strings are rebuilt
 _SEP = "\n"  # never in a normalised name (words and single spaces) or in digits

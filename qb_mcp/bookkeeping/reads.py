@@ -44,6 +44,7 @@ from qb_mcp.bookkeeping.common import (
     text,
 )
 from qb_mcp.bookkeeping.customers import customer_view
+from qb_mcp.bookkeeping.directory import Directory, like
 from qb_mcp.bookkeeping.sales import (
     EstimateView,
     InvoiceView,
@@ -109,11 +110,25 @@ def item_view(item: Mapping[str, Any]) -> ItemView:
     )
 
 
-async def find_items(client: QBOClient, params: FindItemsInput) -> FindItemsResult:
-    """Items whose name contains `name` (all items when omitted), by name."""
+async def find_items(
+    client: QBOClient, params: FindItemsInput, *, directory: Directory | None = None
+) -> FindItemsResult:
+    """Items whose name contains `name` (all items when omitted), by name.
+
+    With the company's `directory` (the local index): at most one request (CDC), every item.
+    """
     states = (True, False) if params.include_inactive else (True,)
     found: list[dict[str, Any]] = []
-    for active in states:
+    if directory is not None:
+        await directory.fresh()
+        found = [
+            item
+            for item in directory.items()
+            if (item.get("Active") is not False) in states
+            and (not params.name or like(item.get("Name"), params.name))
+            and (not params.type or str(item.get("Type", "")).casefold() == params.type.casefold())
+        ]
+    for active in states if directory is None else ():
         query = Query.select("Item").where("Active", "=", active)
         if params.name:
             query = query.where("Name", "LIKE", f"%{params.name}%")

@@ -175,3 +175,22 @@ async def test_the_index_survives_a_restart_and_catches_up_by_cdc(
     before = transport.requests
     await again.fresh()
     assert transport.requests - before > 1
+
+
+@pytest.mark.parametrize(
+    "search",
+    [{}, {"name": "de"}, {"name": "GARDEN"}, {"type": "Service"}, {"include_inactive": True}],
+)
+async def test_find_items_from_the_index_equals_the_queries(
+    client: QBOClient,
+    database: Database,  # noqa: F811
+    clock: FixedClock,
+    search: dict[str, Any],
+) -> None:
+    from qb_mcp.bookkeeping.reads import FindItemsInput, find_items
+
+    directory = Directory(client, database, clock=clock)
+    params = FindItemsInput(**search)
+    indexed = await find_items(client, params, directory=directory)
+    queried = await find_items(client, params)
+    assert indexed == queried
