@@ -126,7 +126,7 @@ def growth(values: list[float]) -> list[float]:
     return [round(b / a, 2) if a else 0.0 for a, b in itertools.pairwise(values)]
 
 
-async def bench_find(sizes: list[int], database: Database, out: dict[str, Any]) -> None:
+async def bench_find(sizes: list[int], folder: Path, out: dict[str, Any]) -> None:
     from qb_mcp.bookkeeping.customers import FindCustomerInput, find_customer
 
     requests_max: list[int] = []
@@ -135,6 +135,8 @@ async def bench_find(sizes: list[int], database: Database, out: dict[str, Any]) 
         started = time.perf_counter()
         emulator = company(size)
         print(f"find: seeded {size} customers in {time.perf_counter() - started:.1f} s", flush=True)
+        # Each company gets a database of its own (the index of the last one would be loaded).
+        database = await open_database(folder / f"find-{size}.sqlite3")
         client, transport = await client_for(emulator, database)
         probe = size // 2
         lookups = [
@@ -168,6 +170,7 @@ async def bench_find(sizes: list[int], database: Database, out: dict[str, Any]) 
             f"find at {size}: at most {worst} requests a lookup, p50 {p50s[-1]:.1f} ms", flush=True
         )
         await client.aclose()
+        await database.close()
     out["find_requests_max"] = dict(zip(map(str, sizes), requests_max, strict=True))
     out["find_p50_ms"] = dict(zip(map(str, sizes), [round(p, 1) for p in p50s], strict=True))
     out["find_p50_growth"] = growth(p50s)
@@ -302,7 +305,7 @@ async def main() -> None:
         database = await open_database(Path(folder) / "bench.sqlite3")
         try:
             if "find" in parts:
-                await bench_find(sizes, database, out)
+                await bench_find(sizes, Path(folder), out)
             if "upsert" in parts:
                 pairs = [tuple(int(x) for x in p.split("x")) for p in args.upsert.split(",") if p]
                 await bench_upsert(database, out, pairs)  # type: ignore[arg-type]
