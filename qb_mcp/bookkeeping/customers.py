@@ -817,17 +817,27 @@ async def upsert_customers(
     params: UpsertCustomersInput,
     *,
     progress: Progress | None = None,
+    directory: Directory | None = None,
 ) -> UpsertCustomersResult:
-    """Match every contact first, then create/update through batch (30 a request)."""
+    """Match every contact first, then create/update through batch (30 a request).
+
+    With the company's `directory` (the local index), the customers are matched from it after
+    one CDC request instead of being read page by page; what is written is noted in it.
+    """
     contacts = params.contacts
     total = len(contacts)
-    customers, complete = await load_customers(client)
+    if directory is not None:
+        await directory.fresh()
+        customers, complete = directory.customers(), True
+    else:
+        customers, complete = await load_customers(client)
     # Matching a first sync is seconds of CPU: in a worker thread, so the server keeps answering
     # other calls meanwhile (the planning is pure: no I/O, nothing shared with the loop).
     outcomes, writes = await anyio.to_thread.run_sync(_plan_contacts, contacts, customers)
     done = total - len(writes)
     await _report(progress, done, total, f"matched {total} contacts; {len(writes)} to write")
     lock = asyncio.Lock()
+    written: list[dict[str, Any]] = []
 
     async def run_chunk(chunk: list[tuple[int, BatchOp, _Plan]]) -> None:
         nonlocal done
@@ -837,6 +847,7 @@ async def upsert_customers(
             outcome: BulkOutcomeName = "created" if op.operation == "create" else "updated"
             if result.ok and result.entity:
                 outcomes[index] = _done(base, outcome, plan, result.entity)
+                written.append(result.entity)
                 continue
             error = result.error
             if isinstance(error, StaleObjectError) and plan.customer is not None:
@@ -847,6 +858,7 @@ async def upsert_customers(
                         "Customer", str(plan.customer["Id"]), plan.changes, expected=plan.customer
                     )
                     outcomes[index] = _done(base, "updated", plan, saved)
+                    written.append(saved)
                     continue
                 except (QbMcpError, QBOError) as retry_error:
                     error = retry_error  # type: ignore[assignment]
@@ -867,6 +879,8 @@ async def upsert_customers(
     # Chunks run concurrently; the client's per-realm limiter keeps them within QuickBooks'
     # limits (10 in flight, 40 batch requests a minute).
     await asyncio.gather(*(run_chunk(chunk) for chunk in chunks))
+    if directory is not None and written:
+        await directory.remember("Customer", written)
     final = [o for o in outcomes if o is not None]
     assert len(final) == total
     counts = {name: 0 for name in ("created", "updated", "unchanged", "ambiguous", "failed")}

@@ -169,12 +169,14 @@ class Directory:
         """Something changed in QuickBooks (a webhook said so): the next lookup asks CDC."""
         self._stale = True
 
-    async def remember(self, entity: str, obj: Mapping[str, Any]) -> None:
-        """Note an object we wrote, as QuickBooks answered it."""
-        if entity not in self._objects or obj.get("Id") is None:
+    async def remember(self, entity: str, objects: Iterable[Mapping[str, Any]]) -> None:
+        """Note objects we wrote, as QuickBooks answered them (one store transaction)."""
+        kept = [dict(o) for o in objects if o.get("Id") is not None]
+        if entity not in self._objects or not kept or not self._loaded:
             return
-        self._put(entity, dict(obj))
-        await store.save(self._database, self.realm_id, entity, [obj])
+        for obj in kept:
+            self._put(entity, obj)
+        await store.save(self._database, self.realm_id, entity, kept)
 
     async def fresh(self) -> None:
         """Bring the index up to date: nothing, one CDC request, or a full re-read."""

@@ -57,7 +57,9 @@ async def upsert_customers(
         await ctx.report_progress(done, total, message)
 
     try:
-        return await customers.upsert_customers(await state.qbo(), args, progress=progress)
+        return await customers.upsert_customers(
+            await state.qbo(), args, progress=progress, directory=await state.directory()
+        )
     finally:
         state.directory_changed("Customer")
 

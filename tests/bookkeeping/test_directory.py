@@ -194,3 +194,29 @@ async def test_find_items_from_the_index_equals_the_queries(
     indexed = await find_items(client, params, directory=directory)
     queried = await find_items(client, params)
     assert indexed == queried
+
+
+async def test_a_sync_matched_from_the_index_and_noted_in_it(
+    client: QBOClient,
+    transport: Counting,
+    database: Database,  # noqa: F811
+    clock: FixedClock,
+) -> None:
+    from qb_mcp.bookkeeping.customers import UpsertCustomersInput, upsert_customers
+
+    directory = Directory(client, database, clock=clock)
+    await directory.fresh()
+    contacts = [
+        {"display_name": "Indexed New Co", "email": "new@indexed.example"},
+        {"display_name": "Someone", "email": "Surf@Intuit.com"},
+        {"display_name": "Amy's Bird Sanctuary", "phone": "(650) 555-3311"},
+    ]
+    params = UpsertCustomersInput.model_validate({"contacts": contacts})
+    clock.now += 10
+    before = transport.requests
+    result = await upsert_customers(client, params, directory=directory)
+    assert [o.outcome for o in result.outcomes] == ["created", "updated", "unchanged"]
+    # one CDC request, one batch; no page of customers read
+    assert transport.requests - before == 2
+    found = await find_customer(client, FindCustomerInput(name="indexed new"), directory=directory)
+    assert [m.display_name for m in found.matches] == ["Indexed New Co"]
