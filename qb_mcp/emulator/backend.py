@@ -144,7 +144,7 @@ class Backend:
         def rows_for(entity: str) -> list[Obj]:
             return list(realm.objects.get(entity, {}).values())
 
-        return query.execute(text, rows_for)
+        return query.execute(text, rows_for, in_id_order=realm.in_id_order)
 
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""

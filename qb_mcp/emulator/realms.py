@@ -108,11 +108,26 @@ class Realm:
     # index name -> key -> ids of committed objects with that key (see INDEXES)
     indexes: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
 
+    # entity -> the greatest Id stored so far, while objects[entity] is in ascending Id order
+    # (ids are handed out in increasing order, so it stays that way unless a snapshot says not)
+    _last_id: dict[str, tuple[int, str] | None] = field(default_factory=dict, repr=False)
+
     def __post_init__(self) -> None:
         self.indexes = {name: {} for name in INDEXES}
         for entity, objs in self.objects.items():
-            for obj in objs.values():
+            for entity_id, obj in objs.items():
                 self._index(entity, obj, add=True)
+                self._appended(entity, entity_id)
+
+    def in_id_order(self, entity: str) -> bool:
+        """Whether `objects[entity]` iterates in ascending Id order (queries then skip a sort)."""
+        return self._last_id.get(entity, (0, "")) is not None
+
+    def _appended(self, entity: str, entity_id: str) -> None:
+        last = self._last_id.get(entity, (0, ""))
+        key = _id_order(entity_id)
+        ordered = last is not None and entity_id.isdigit() and entity_id[0] != "0" and key > last
+        self._last_id[entity] = key if ordered else None
 
     def _index(self, entity: str, obj: Obj, *, add: bool) -> None:
         for name in _BY_ENTITY.get(entity, ()):
@@ -231,6 +246,8 @@ class Tx:
             before = stored.get(entity_id)
             if before is not None:
                 realm._index(entity, before, add=False)
+            else:
+                realm._appended(entity, entity_id)
             stored[entity_id] = obj
             realm._index(entity, obj, add=True)
         for (entity, entity_id), stub in self._dels.items():

@@ -135,3 +135,16 @@ def test_seeding_grows_linearly() -> None:
     small = min(seconds_to_seed(1_000) for _ in range(2))
     large = seconds_to_seed(10_000)
     assert large < small * 35, (small, large)
+
+
+def test_queries_answer_in_id_order_whatever_order_a_snapshot_kept() -> None:
+    backend = Backend()
+    seed(backend, 12, 0)
+    data = backend.snapshot()
+    customers = data["realms"][R]["objects"]["Customer"]
+    data["realms"][R]["objects"]["Customer"] = dict(reversed(list(customers.items())))
+    for state in (backend, Backend()):
+        if state is not backend:
+            state.restore(data)
+        rows = state.query(R, "select * from Customer startposition 3 maxresults 4")
+        assert [c["Id"] for c in rows["QueryResponse"]["Customer"]] == ["3", "4", "5", "6"]
