@@ -78,6 +78,9 @@ class Settings:
     """Everything qb-mcp reads from its environment. Secrets are excluded from `repr`."""
 
     environment: Environment = "production"
+    # Whether QBO_ENVIRONMENT was set: a chosen production or sandbox environment is never served
+    # by the built-in demo company (server.py).
+    environment_chosen: bool = False
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     redirect_uri: str = DEFAULT_REDIRECT_URI
@@ -153,6 +156,7 @@ class Settings:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         return cls(
             environment=environment,
+            environment_chosen=get("QBO_ENVIRONMENT") is not None,
             client_id=get("QBO_CLIENT_ID"),
             client_secret=get("QBO_CLIENT_SECRET"),
             redirect_uri=redirect_uri,
@@ -206,10 +210,12 @@ def _check_url(name: str, value: str) -> None:
 
 def configure_logging(level: str) -> None:
     """Logs go to stderr only: on stdio, stdout carries MCP messages and nothing else."""
+    # The level sits on the handler too: an MCP client that asks for debug logs lowers the
+    # `qb_mcp` loggers' level (server_logging), and stderr must not get louder for it.
+    stderr = logging.StreamHandler()  # sys.stderr
+    stderr.setLevel(level)
     logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=None,  # basicConfig's default stream is sys.stderr
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[stderr]
     )
     # aiosqlite logs every statement with its parameters at DEBUG: encrypted tokens, ledger
     # bodies. Useless for users and one careless column away from a leak, so it stays quiet.

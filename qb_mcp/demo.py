@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -157,7 +158,8 @@ class _Printer:
     def step(self, step: str, tool: str, arguments: dict[str, Any]) -> None:
         self.count += 1
         print(f"\n{self.count}. {step}", file=self.out)
-        print(f"   -> {tool} {json.dumps(arguments, ensure_ascii=False)}", file=self.out)
+        shown = json.dumps(_trimmed(arguments), ensure_ascii=False)
+        print(f"   -> {tool} {shown}", file=self.out)
 
     def call(self, step: str, tool: str, arguments: dict[str, Any]) -> None:
         self.step(step, tool, arguments)
@@ -173,12 +175,43 @@ class _Printer:
         print(f"   {text}", file=self.out)
 
 
-def _trimmed(value: Any) -> Any:
-    """Drop empty fields and cut long lists, so each result fits on a screen."""
+# Fields that hold an amount of money: printed with two decimals at least ("75.00", never "75"
+# beside it); a unit price keeps any further decimals QuickBooks has ("0.125").
+MONEY_FIELDS = frozenset(
+    {"amount", "applied", "balance", "open_balance", "remaining_balance", "total", "unapplied"}
+    | {"unit_price", "total_amount", "credit"}
+)
+CENT = Decimal("0.01")
+
+
+def _money(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return value
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return value
+    if not amount.is_finite():
+        return value
+    exponent = amount.as_tuple().exponent
+    return format(
+        amount.quantize(CENT) if isinstance(exponent, int) and exponent > -2 else amount, "f"
+    )
+
+
+def _trimmed(value: Any, *, top: bool = True) -> Any:
+    """Drop empty fields and cut long lists, so each result fits on a screen. A result's own
+    lists stay even when empty: `"matches": []` is the answer to a search that found nothing."""
     if isinstance(value, dict):
-        return {k: _trimmed(v) for k, v in value.items() if v not in (None, [], {}, "")}
+        kept = {}
+        for key, item in value.items():
+            if item in (None, {}, "") or (item == [] and not top):
+                continue
+            money = key in MONEY_FIELDS and not isinstance(item, dict | list)
+            kept[key] = _money(item) if money else _trimmed(item, top=False)
+        return kept
     if isinstance(value, list):
-        shown = [_trimmed(v) for v in value[:MAX_LIST_ITEMS]]
+        shown = [_trimmed(v, top=False) for v in value[:MAX_LIST_ITEMS]]
         if len(value) > MAX_LIST_ITEMS:
             shown.append(f"... and {len(value) - MAX_LIST_ITEMS} more")
         return shown

@@ -1,15 +1,22 @@
 """`qb-mcp doctor`: one line per check, OK or what to do about it.
 
 Checks configuration, the token keys, the database, each connection's token health, a live
-`companyinfo` call per connection, and the webhook verifier. Exit 0 only when every line is OK;
-a WARN (works, but should be fixed: e.g. the key file beside the database) also exits 1, so a
-script can tell "all good" from "works for now".
+`companyinfo` call per connection, and the webhook verifier, for the environment chosen: with
+QBO_ENVIRONMENT unset (or emulator) and nothing connected, `serve` uses the built-in demo company,
+which needs no Intuit app, key, database or webhook token, so their absence is INFO, not FIX.
+
+Each line is OK, INFO (nothing to do: a fact, or an optional part left out), WARN (works, but
+should be fixed: e.g. the key file beside the database) or FIX (broken for the chosen
+environment). Exit status: 0 when every line is OK or INFO; 1 when any line is WARN or FIX, so
+a script can tell "all good" from "works for now"; 2 when a setting is malformed (before any
+check runs). `--json` prints the same as {"checks": [...], "exit_code": N}.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sqlite3
 import stat
 import time
@@ -30,7 +37,7 @@ from qb_mcp.store import connections, open_database
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.store.db import migrations
 
-Status = Literal["OK", "WARN", "FIX"]
+Status = Literal["OK", "INFO", "WARN", "FIX"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +51,30 @@ class Check:
     def line(self) -> str:
         return f"{self.status:<4} {self.name}: {self.message}"
 
+    def as_dict(self) -> dict[str, str]:
+        return {"status": self.status, "name": self.name, "message": self.message}
+
 
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    """Print every check; 0 when all are OK, 1 otherwise."""
+    """Print every check; 0 when all are OK or INFO, 1 otherwise."""
     checks = asyncio.run(diagnose(settings, offline=bool(getattr(args, "offline", False))))
-    for check in checks:
-        print(check.line())
-    return 0 if all(check.status == "OK" for check in checks) else 1
+    code = exit_code(checks)
+    if getattr(args, "json", False):
+        print(json.dumps({"checks": [c.as_dict() for c in checks], "exit_code": code}, indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+    return code
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 when nothing needs doing (OK and INFO only), 1 when a line says WARN or FIX."""
+    return 0 if all(check.status in ("OK", "INFO") for check in checks) else 1
+
+
+def demo_only(settings: Settings) -> bool:
+    """Whether `serve` would use the built-in demo company while nothing is connected."""
+    return settings.environment == "emulator" or not settings.environment_chosen
 
 
 async def diagnose(
@@ -83,11 +107,15 @@ def _configuration(settings: Settings) -> Check:
         ("QBO_CLIENT_SECRET", settings.client_secret),
     ):
         if not value:
-            return Check(
-                "FIX",
-                name,
-                f"set {variable} (from your app's Keys & credentials page at developer.intuit.com)",
-            )
+            where = "from your app's Keys & credentials page at developer.intuit.com"
+            if demo_only(settings) and not _has_connections(settings):
+                return Check(
+                    "INFO",
+                    name,
+                    f"no Intuit app configured: `qb-mcp serve` uses the built-in demo company; "
+                    f"set {variable} ({where}) to connect yours",
+                )
+            return Check("FIX", name, f"set {variable} ({where})")
     return Check("OK", name, f"environment {settings.environment}, data folder {settings.home}")
 
 
@@ -100,7 +128,7 @@ def _keys(settings: Settings) -> tuple[KeyRing | None, Check]:
         if settings.token_keys or path.exists():
             return None, Check("FIX", name, str(exc))
         return None, Check(
-            "WARN",
+            "INFO" if demo_only(settings) and not _has_connections(settings) else "WARN",
             name,
             f"no key yet; one would be generated at {path}. Better: set QBO_TOKEN_KEYS to a "
             "32-byte url-safe base64 key kept outside the data folder",
@@ -134,6 +162,15 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
     name = "database"
     path = settings.database_path
     if not path.exists():
+        if demo_only(settings):
+            return None, [
+                Check(
+                    "INFO",
+                    name,
+                    f"{path} does not exist yet: the first `qb-mcp serve` (demo company) or "
+                    "`qb-mcp auth login` creates it",
+                ),
+            ]
         return None, [
             Check("FIX", name, f"{path} does not exist yet: run `qb-mcp auth login`"),
         ]
@@ -164,8 +201,24 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
         await database.close()
     latest = migrations()[-1][0]
     checks.insert(0, Check("OK", name, f"{path} (schema {version} of {latest})"))
-    if not rows:
-        checks.append(Check("FIX", "connections", "no company connected: run `qb-mcp auth login`"))
+    if not rows and demo_only(settings):
+        checks.append(
+            Check(
+                "INFO",
+                "connections",
+                "no company connected: `qb-mcp serve` uses the built-in demo company; "
+                "`qb-mcp auth login` connects yours",
+            )
+        )
+    elif not rows:
+        checks.append(
+            Check(
+                "FIX",
+                "connections",
+                f"no company connected in the {settings.environment} environment "
+                "(QBO_ENVIRONMENT): run `qb-mcp auth login`",
+            )
+        )
     return rows, checks
 
 
@@ -256,7 +309,21 @@ def _webhooks(settings: Settings) -> Check:
     if settings.webhook_verifier_token:
         return Check("OK", "webhooks", "verifier token configured")
     return Check(
-        "FIX",
+        "INFO",
         "webhooks",
-        "set QBO_WEBHOOK_VERIFIER_TOKEN (your app's Webhooks page) so notifications can be verified",
+        "off (optional): set QBO_WEBHOOK_VERIFIER_TOKEN (your app's Webhooks page) to receive "
+        "QuickBooks' notifications; without them recent_changes catches up by CDC",
     )
+
+
+def _has_connections(settings: Settings) -> bool:
+    """Whether the database holds a connection (read without creating or migrating it)."""
+    path = settings.database_path
+    if not path.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM connections").fetchone()
+    except sqlite3.Error:
+        return True  # unreadable: the database check says why; do not hide other problems
+    return bool(count)

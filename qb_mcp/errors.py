@@ -157,6 +157,10 @@ class InvalidClientError(OAuthError):
     """`invalid_client`: the client id or secret is wrong."""
 
 
+class NotConnectedError(QbMcpError):
+    """No QuickBooks company is connected in the environment the user chose."""
+
+
 class ReauthorizationRequiredError(QbMcpError):
     """The connection can no longer refresh; the user must run `qb-mcp auth login` again."""
 

@@ -4,8 +4,16 @@ The lifespan opens the database and picks the company, once per process:
 1. `QBO_REALM_ID`, which must be a connected company;
 2. else the only connected company (several: the user must choose with `QBO_REALM_ID`);
 3. else, when no company is connected, the built-in emulator's demo company, in process, with its
-   state in `QBO_HOME/emulator-state.json` so the demo company keeps its changes across restarts.
-Which one is served is logged on stderr (stdout carries MCP messages only).
+   state in `QBO_HOME/emulator-state.json` so the demo company keeps its changes across restarts;
+   but only while QBO_ENVIRONMENT is unset or `emulator` (`serves_demo`). With `production` or
+   `sandbox` chosen and nothing connected there, no company is served: every tool answers "no
+   company connected" (source "none"), so fake books are never taken for real ones.
+A connected company whose tokens the configured keys cannot read is refused at start, in one
+line. Which company is served is logged on stderr (stdout carries MCP messages only).
+
+Around the tools (separate modules): prompts and completions (`server_prompts`), MCP logging
+(`server_logging`), stdio that Ctrl-C stops (`server_stdio`). `serve --transport http` binds its
+socket first, so a busy port or a bad host is one line and exit 2.
 
 QuickBooks events (issue 6): resources `qbo://events/recent` and `qbo://events/{event_id}`, the
 `recent_changes` tool, and resource-updated notifications in both protocol eras when events are
@@ -23,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,17 +41,28 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import GetPromptResult, InputRequiredResult
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from qb_mcp import __version__
 from qb_mcp.config import Settings
-from qb_mcp.errors import ConfigError, QbMcpError, ReauthorizationRequiredError
-from qb_mcp.prompts import load, prompt_text
+from qb_mcp.errors import (
+    ConfigError,
+    NotConnectedError,
+    QbMcpError,
+    ReauthorizationRequiredError,
+    TokenStoreError,
+)
 from qb_mcp.server_events import EventFollower, EventPublisher
+from qb_mcp.server_logging import install_logging
+from qb_mcp.server_prompts import add_completions, build_prompts, check_prompt_request
+from qb_mcp.sockets import listen
 from qb_mcp.store import audit, connections, open_database
 from qb_mcp.store.connections import ConnectionRow
+from qb_mcp.texts import load
 from qb_mcp.tools import all_specs
 from qb_mcp.tools.base import AppState, Connected, ObservingTransport, build_tools
 
@@ -60,6 +81,21 @@ log = logging.getLogger("qb_mcp.server")
 SERVER_NAME = "qb-mcp"
 EMULATOR_STATE_FILE = "emulator-state.json"
 EMULATOR_BASE_URL = "http://emulator"
+
+
+class QbMcpServer(MCPServer[AppState]):
+    """The SDK's server, with a bad `prompts/get` answered as invalid params (-32602)."""
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[AppState, Any] | None = None,
+    ) -> GetPromptResult | InputRequiredResult:
+        # The SDK turns both mistakes into a ValueError: JSON-RPC error 0 (or -32603 "Internal
+        # server error" on newer connections) and a traceback in the log, as if it were a bug.
+        check_prompt_request(self._prompt_manager.list_prompts(), name, arguments)
+        return await super().get_prompt(name, arguments, context)
 
 
 def build_server(
@@ -108,7 +144,7 @@ def build_server(
                 box.states.remove(state)
                 box.on_stored.remove(on_stored)
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = QbMcpServer(
         SERVER_NAME,
         version=__version__,
         instructions=load("instructions.md"),
@@ -119,7 +155,17 @@ def build_server(
     )
     publisher.install(server)
     _add_resources(server, box)
-    _add_prompts(server)
+    for prompt in build_prompts():
+        server.add_prompt(prompt)
+    add_completions(server, box.get)
+    install_logging(
+        server,
+        secrets=(
+            settings.client_secret or "",
+            settings.webhook_verifier_token or "",
+            *(key.hex() for key in settings.token_keys),
+        ),
+    )
 
     @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
     async def healthz(_request: Request) -> Response:
@@ -233,7 +279,22 @@ async def open_state(
     try:
         async with anyio.create_task_group() as tasks:
             row = None if emulator is not None else await choose_connection(settings, database)
-            if row is None:
+            if row is None and emulator is None and not serves_demo(settings):
+                state = AppState(
+                    settings=settings,
+                    database=database,
+                    source="none",
+                    environment=settings.environment,
+                    connect=lambda: _not_connected(settings),
+                    clock=clock,
+                )
+                log.warning(
+                    "QBO_ENVIRONMENT=%s and no company is connected in it: every tool answers "
+                    "'no company connected' until you run `qb-mcp auth login` (the demo company "
+                    "is served only with QBO_ENVIRONMENT unset or emulator)",
+                    settings.environment,
+                )
+            elif row is None:
                 state = AppState(
                     settings=settings,
                     database=database,
@@ -251,7 +312,7 @@ async def open_state(
                         settings.home / EMULATOR_STATE_FILE,
                     )
             else:
-                connection = row
+                connection = _check_token_key(settings, row)
                 state = AppState(
                     settings=settings,
                     database=database,
@@ -264,7 +325,9 @@ async def open_state(
                     company_name=connection.company_name,
                     clock=clock,
                 )
-                log.warning(
+                # Not a problem: INFO. (The demo company above is a WARNING: its books are
+                # not real, and whoever reads the log should know.)
+                log.info(
                     "serving QuickBooks company %s (realm %s, %s)%s",
                     connection.company_name or "(name unknown)",
                     connection.realm_id,
@@ -280,6 +343,19 @@ async def open_state(
                 tasks.cancel_scope.cancel()
     finally:
         await database.close()
+
+
+def serves_demo(settings: Settings) -> bool:
+    """Whether the demo company may stand in when no company is connected: only when no
+    environment was chosen, or the emulator was. An assistant must never invoice into fake books
+    believing them real."""
+    return settings.environment == "emulator" or not settings.environment_chosen
+
+
+async def _not_connected(settings: Settings) -> Connected:
+    raise NotConnectedError(
+        f"no company connected in the {settings.environment} environment: run `qb-mcp auth login`"
+    )
 
 
 async def _connect_emulator(
@@ -378,6 +454,24 @@ async def choose_connection(settings: Settings, database: Any) -> ConnectionRow 
             "set QBO_REALM_ID to the one to serve"
         )
     return _check_environment(settings, rows[0])
+
+
+def _check_token_key(settings: Settings, row: ConnectionRow) -> ConnectionRow:
+    """Refuse to start when the configured keys cannot read the served company's tokens: a
+    valid but wrong QBO_TOKEN_KEYS would otherwise fail every tool call with a token error."""
+    from qb_mcp.auth.crypto import load_keyring
+
+    try:
+        keyring = load_keyring(settings, create=False)
+    except TokenStoreError as exc:
+        raise ConfigError(f"{exc}; check QBO_TOKEN_KEYS with `qb-mcp doctor`") from None
+    if not keyring.has_key(row.key_id):
+        raise ConfigError(
+            f"QBO_TOKEN_KEYS does not hold key {row.key_id}, which the tokens of realm "
+            f"{row.realm_id} were encrypted with: put it back (newest first, older keys after "
+            "it) or run `qb-mcp auth login` again; `qb-mcp doctor` shows every check"
+        )
+    return row
 
 
 def _check_environment(settings: Settings, row: ConnectionRow) -> ConnectionRow:
@@ -481,7 +575,7 @@ def _add_resources(server: MCPServer[AppState], box: _StateBox) -> None:
         from qb_mcp.webhooks.feed import recent_events
 
         state = box.get()
-        if state.realm_id is None:
+        if state.realm_id is None and state.source == "emulator":
             await state.qbo()  # the demo company's realm is known once it is opened
         found = await recent_events(state.database, realm_id=state.realm_id, limit=RECENT_EVENTS)
         answer: dict[str, Any] = {"events": [event.to_dict() for event in found]}
@@ -523,7 +617,10 @@ async def read_event(state: AppState, event_id: str) -> str:
             "qbo://events/recent or the recent_changes tool"
         )
     answer: dict[str, Any] = {"event": found.to_dict(), "details": None}
-    client = await state.qbo()
+    try:
+        client = await state.qbo()
+    except NotConnectedError as exc:
+        raise ResourceError(str(exc)) from None
     if found.operation == "Delete":
         answer["note"] = "the object was deleted: there is nothing to fetch"
     elif found.realm_id != state.realm_id:
@@ -541,62 +638,30 @@ async def read_event(state: AppState, event_id: str) -> str:
     return wire.encode(answer).decode()
 
 
-def _add_prompts(server: MCPServer[AppState]) -> None:
-    from string import Template
-
-    quote = prompt_text("quote_to_cash")
-
-    @server.prompt(name="quote_to_cash", title="Quote to cash", description=quote.description)
-    def quote_to_cash(customer: str, work: str, amount_paid: str = "") -> str:
-        paid = amount_paid.strip() or "nothing yet (stop after the invoice)"
-        return Template(quote.template).safe_substitute(customer=customer, work=work, paid=paid)
-
-    collect = prompt_text("collect_payment")
-
-    @server.prompt(
-        name="collect_payment", title="Collect a payment", description=collect.description
-    )
-    def collect_payment(customer: str, amount: str, reference: str = "") -> str:
-        return Template(collect.template).safe_substitute(
-            customer=customer, amount=amount, reference=reference.strip() or "(none given)"
-        )
-
-    debug = prompt_text("debug_integration")
-
-    @server.prompt(
-        name="debug_integration",
-        title="Debug a QuickBooks integration",
-        description=debug.description,
-    )
-    def debug_integration(error: str, context: str = "") -> str:
-        return Template(debug.template).safe_substitute(
-            error=error, context=context.strip() or "(none given)"
-        )
-
-
 # ---- qb-mcp serve ---------------------------------------------------------------------------------
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """`qb-mcp serve`: stdio by default, `--transport http` for streamable HTTP on `/mcp`."""
-    server = build_server(settings)
     transport = getattr(args, "transport", "stdio")
     try:
         if transport == "http":
             host = getattr(args, "host", "127.0.0.1")
             port = int(getattr(args, "port", 8000))
             if not 0 < port < 65536:
-                raise ConfigError(f"--port must be 1-65535; got {port}")
-            log.warning(
-                "MCP over streamable HTTP at http://%s:%d/mcp (health: /healthz)", host, port
-            )
-            if settings.webhook_verifier_token:
-                log.warning("QuickBooks webhooks at http://%s:%d/webhooks/intuit", host, port)
-            else:
-                log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
-            anyio.run(_serve_http, server, host, port)
+                raise ConfigError(f"--port must be 1 to 65535; got {port}")
+            # Bound before anything else: a busy port or a bad --host is one line and exit 2,
+            # not a "serving" line followed by uvicorn's error.
+            sock = listen(host, port)
+            try:
+                anyio.run(_serve_http, build_server(settings), settings, sock, host, port)
+            finally:
+                sock.close()
         else:
-            anyio.run(server.run_stdio_async)
+            from qb_mcp.server_stdio import check_stdin, run_stdio
+
+            check_stdin()
+            anyio.run(run_stdio, build_server(settings))
     except BaseExceptionGroup as group:
         # The lifespan's one-line errors (a bad QBO_REALM_ID, say) arrive wrapped by the task
         # groups; unwrap them so the CLI prints the line instead of a traceback.
@@ -604,16 +669,28 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _serve_http(server: MCPServer[AppState], host: str, port: int) -> None:
-    """Streamable HTTP on `/mcp` under uvicorn, with the slow-client bounds of
-    `qb_mcp.http_serving` (the SDK's own runner sets none)."""
+async def _serve_http(
+    server: MCPServer[AppState], settings: Settings, sock: socket.socket, host: str, port: int
+) -> None:
+    """Streamable HTTP on `/mcp` under uvicorn, on the socket bound already, with the
+    slow-client bounds of `qb_mcp.http_serving` (the SDK's own runner sets none)."""
     import uvicorn
 
     from qb_mcp.http_serving import BodyDeadline, server_config
 
+    # `host` decides the DNS-rebinding protection (on for a loopback host), as in the SDK's
+    # own run_streamable_http_async.
     app = BodyDeadline(server.streamable_http_app(streamable_http_path="/mcp", host=host))
-    config = server_config(app, host=host, port=port, log_level=server.settings.log_level.lower())
-    await uvicorn.Server(config).serve()
+    shown = f"[{host}]" if ":" in host else host
+    print(f"qb-mcp: MCP at http://{shown}:{port}/mcp (health: /healthz)", file=sys.stderr)
+    if settings.webhook_verifier_token:
+        print(
+            f"qb-mcp: QuickBooks webhooks at http://{shown}:{port}/webhooks/intuit", file=sys.stderr
+        )
+    else:
+        log.info("no QBO_WEBHOOK_VERIFIER_TOKEN: the webhook listener is off")
+    config = server_config(app, log_level=settings.log_level.lower())
+    await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def _first_expected(group: BaseExceptionGroup[Any]) -> QbMcpError | None:

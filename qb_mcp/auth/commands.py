@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sqlite3
 import sys
 import time
@@ -76,9 +77,10 @@ def _announce(url: str) -> None:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    """List connections with their expiries (never a token)."""
+    """List connections with their expiries (never a token); `--json` for scripts."""
+    as_json = bool(getattr(args, "json", False))
     if not settings.database_path.exists():
-        print("No company is connected. Run `qb-mcp auth login`.")
+        print(json.dumps({"connections": []}) if as_json else NOTHING_CONNECTED)
         return 0
     keyring = _keyring_or_none(settings)
 
@@ -90,10 +92,14 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
             await database.close()
 
     rows = _run(status())
-    if not rows:
-        print("No company is connected. Run `qb-mcp auth login`.")
-        return 0
     now = time.time()
+    if as_json:
+        listed = [connection_dict(row, keyring=keyring, now=now) for row in rows]
+        print(json.dumps({"connections": listed}, indent=2))
+        return 0
+    if not rows:
+        print(NOTHING_CONNECTED)
+        return 0
     for number, row in enumerate(rows):
         if number:
             print()
@@ -101,10 +107,58 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+NOTHING_CONNECTED = "No company is connected. Run `qb-mcp auth login`."
+
+
+def _key_usable(row: ConnectionRow, keyring: KeyRing | None) -> bool:
+    return keyring is not None and keyring.has_key(row.key_id)
+
+
+def _health(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> str:
+    """One word for the connection's state (OK only when the server could use it)."""
+    if not _key_usable(row, keyring):
+        return "KEY MISSING"
+    if row.needs_reauth:
+        return "NEEDS LOGIN"
+    if refresh_deadline(row) <= now:
+        return "EXPIRED"
+    if refresh_deadline(row) - now < WARN_WITHIN_SECONDS:
+        return "EXPIRES SOON"
+    return "OK"
+
+
+def connection_dict(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> dict[str, Any]:
+    """One connection as JSON (`auth status --json`): no token, only facts about them."""
+
+    def at(moment: float | None) -> str | None:
+        if moment is None:
+            return None
+        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+    return {
+        "realm_id": row.realm_id,
+        "company_name": row.company_name,
+        "environment": row.environment,
+        "health": _health(row, keyring=keyring, now=now),
+        "access_token_expires_at": at(row.access_expires_at),
+        "refresh_token_expires_at": at(row.refresh_expires_at),
+        "hard_expires_at": at(row.hard_expires_at),
+        "last_refreshed_at": at(row.last_refreshed_at),
+        "connected_at": at(row.created_at),
+        "key_id": row.key_id,
+        "key_configured": _key_usable(row, keyring),
+    }
+
+
 def format_connection(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> str:
     """A few lines about one connection: health, expiries, key."""
     name = row.company_name or "(name unknown)"
-    if row.needs_reauth:
+    if not _key_usable(row, keyring):
+        health = (
+            "KEY MISSING: its tokens cannot be read; restore the key in QBO_TOKEN_KEYS "
+            "(see `qb-mcp doctor`) or run `qb-mcp auth login`"
+        )
+    elif row.needs_reauth:
         health = "NEEDS LOGIN: run `qb-mcp auth login`"
     elif refresh_deadline(row) <= now:
         health = "EXPIRED: run `qb-mcp auth login`"

@@ -139,6 +139,12 @@ class FindCustomerInput(InputModel):
     customer_id: IdIn | None = Field(
         default=None, description="QuickBooks customer Id, when known: returns just that customer"
     )
+    query: Line1 | None = Field(
+        default=None,
+        max_length=500,
+        description="Free text, when you do not know which field it is: a name, company, email "
+        "or phone number (an @ makes it an email, 7+ digits a phone, anything else a name)",
+    )
     name: Line1 | None = Field(
         default=None,
         max_length=500,
@@ -163,13 +169,33 @@ class FindCustomerInput(InputModel):
     def _one_field(self) -> FindCustomerInput:
         if self.customer_id is None:
             # The matcher's own checks (at least one field, 7+ phone digits, an @ in an email).
-            matching.CustomerSearch(
-                name=self.name or None,
-                email=self.email or None,
-                phone=self.phone or None,
-                company=self.company or None,
-            )
+            self.search()
         return self
+
+    def query_field(self) -> str | None:
+        """Which field the free-text `query` stands for: "email", "phone" or "name"."""
+        text = (self.query or "").strip()
+        if not text:
+            return None
+        if "@" in text:
+            return "email"
+        digits = sum(ch.isdigit() for ch in text)
+        if digits >= 7 and all(ch.isdigit() or ch in " +-().x/" for ch in text.lower()):
+            return "phone"
+        return "name"
+
+    def search(self) -> matching.CustomerSearch:
+        """The fields to match, `query` filling the one it stands for (unless given too)."""
+        fields = {
+            "name": self.name or None,
+            "email": self.email or None,
+            "phone": self.phone or None,
+            "company": self.company or None,
+        }
+        field = self.query_field()
+        if field is not None and fields[field] is None:
+            fields[field] = (self.query or "").strip()
+        return matching.CustomerSearch(**fields)
 
 
 class FindCustomerResult(BaseModel):
@@ -195,16 +221,13 @@ async def find_customer(
             else []
         )
         return FindCustomerResult(matches=matches, searched=f"read customer {params.customer_id}")
-    search = matching.CustomerSearch(
-        name=params.name or None,
-        email=params.email or None,
-        phone=params.phone or None,
-        company=params.company or None,
-    )
+    search = params.search()
     if directory is not None:
         return await _find_in(directory, search, params)
     candidates: dict[str, dict[str, Any]] = {}
     how: list[str] = []
+    if params.query_field() is not None:
+        how.append(f"query read as a {params.query_field()}")
     if search.name or search.company:
         for row in await customer_candidates(client, name=search.name, company=search.company):
             candidates.setdefault(str(row.get("Id")), row)
@@ -277,8 +300,9 @@ async def _find_in(
             CustomerMatchView(**_view_fields(m.customer), score=m.score, reasons=list(m.reasons))
             for m in ranked
         ],
-        searched=f"every customer ({known.customers}) in the local index, names, emails and "
-        f"phones folded; as of {known.age_seconds or 0:.0f} s ago",
+        searched=(f"query read as a {params.query_field()}; " if params.query_field() else "")
+        + f"every customer ({known.customers}) in the local index, names, emails and phones "
+        f"folded; as of {known.age_seconds or 0:.0f} s ago",
     )
 
 

@@ -78,6 +78,7 @@ from qb_mcp.errors import (
     DuplicateRequestError,
     FaultDetail,
     InvalidArgumentError,
+    NotConnectedError,
     NotFoundError,
     OAuthError,
     QbMcpError,
@@ -903,6 +904,8 @@ def _unrecognised(cause: str, status_code: int | None, intuit_tid: str | None) -
 
 
 def _local_key(exc: BaseException) -> str:
+    if isinstance(exc, NotConnectedError):
+        return "not_connected"
     if isinstance(exc, ReauthorizationRequiredError):
         return "reauthorization_required"
     if isinstance(exc, TokenStoreError):

@@ -1159,6 +1159,18 @@ OAUTH_ERRORS: dict[str, CatalogEntry] = {entry.key: entry for entry in OAUTH_ENT
 # Failures of qb-mcp itself or of the network, keyed by what `explain_error` sees. The texts of
 # these exceptions are ours (qb_mcp.errors), so they are shown as our message.
 LOCAL_ERRORS: dict[str, CatalogEntry] = {
+    "not_connected": CatalogEntry(
+        "not_connected",
+        "No company connected",
+        "authentication",
+        "QBO_ENVIRONMENT names a real QuickBooks environment, but no company is connected in it, "
+        "so there are no books to work on (the built-in demo company is served only when "
+        "QBO_ENVIRONMENT is unset or emulator, so that fake books are never taken for real ones).",
+        "Ask the user to run `qb-mcp auth login` to connect the company, then restart the server; "
+        "do not retry until then.",
+        ("connection_status",),
+        (LOGIN,),
+    ),
     "reauthorization_required": CatalogEntry(
         "reauthorization_required",
         "Company must be connected again",

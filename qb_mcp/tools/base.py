@@ -119,7 +119,7 @@ class AppState:
 
     settings: Settings
     database: Database
-    source: Literal["connection", "emulator"]
+    source: Literal["connection", "emulator", "none"]  # none: nothing connected (no demo)
     environment: str
     connect: Callable[[], Awaitable[Connected]]
     realm_id: str | None = None
@@ -457,7 +457,10 @@ SCHEMA_SOURCES = (
 
 
 def sources_fingerprint() -> str:
-    """A hash of the model sources (a few hundred kilobytes: about a millisecond)."""
+    """A hash of the model sources and the tool descriptions (prompts/tools/, where the
+    published tools' text lives), a few hundred kilobytes: about a millisecond."""
+    from qb_mcp.texts import tool_description_files
+
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for name in SCHEMA_SOURCES:
@@ -466,6 +469,10 @@ def sources_fingerprint() -> str:
         for file in files:
             digest.update(file.relative_to(root).as_posix().encode())
             digest.update(file.read_bytes())
+    # Named the same in a checkout (prompts/) and in the wheel (qb_mcp/prompts/).
+    for file in tool_description_files():
+        digest.update(f"prompts/tools/{file.name}".encode())
+        digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
@@ -531,7 +538,7 @@ async def run_tool(
         try:
             args = spec.input_type().model_validate(arguments)
         except PydanticValidationError as exc:
-            raise InvalidArgumentError(describe_validation(exc)) from None
+            raise InvalidArgumentError(describe_validation(exc, spec.input_type())) from None
         if not spec.read_only and state.settings.confirm_writes:
             question = await confirm_write(spec, state, ctx, args)
             if question is not None:
@@ -690,16 +697,25 @@ def to_tool_error(exc: BaseException, *, tool: str, state: AppState | None = Non
     return ToolError(explanation_text(explanation))
 
 
-def describe_validation(exc: PydanticValidationError) -> str:
-    """Pydantic's errors as one line naming each field (the values are the caller's data)."""
+def describe_validation(exc: PydanticValidationError, model: type[BaseModel] | None = None) -> str:
+    """Pydantic's errors as one line naming each field (the values are the caller's data); an
+    unknown top-level argument's error lists the valid ones (`model`'s fields)."""
     parts = []
+    unknown = False
     for error in exc.errors()[:5]:
         where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+            unknown = True
+            parts.append(f"{where}: not an argument of this tool")
+            continue
         parts.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
     more = len(exc.errors()) - len(parts)
     if more > 0:
         parts.append(f"and {more} more")
-    return "invalid arguments: " + "; ".join(parts)
+    text = "invalid arguments: " + "; ".join(parts)
+    if unknown and model is not None:
+        text += f" (valid arguments: {', '.join(model.model_fields)})"
+    return text
 
 
 async def _audit(spec: ToolSpec, state: AppState, calls: CallLog, result: Any) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 
-from qb_mcp.prompts import tool_description
+from qb_mcp.texts import tool_description
 from qb_mcp.tools.base import AppState, ToolSpec
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import Context
 
 from qb_mcp.errors import QbMcpError
-from qb_mcp.prompts import tool_description
 from qb_mcp.store import connections
+from qb_mcp.texts import tool_description
 from qb_mcp.tools.base import AppState, ToolSpec
 
 if TYPE_CHECKING:

@@ -78,9 +78,10 @@ class CompanyStatus(BaseModel):
     company_name: str | None = Field(default=None, description="from QuickBooks (data)")
     legal_name: str | None = Field(default=None, description="from QuickBooks (data)")
     country: str | None = None
-    source: Literal["connection", "emulator"] = Field(
+    source: Literal["connection", "emulator", "none"] = Field(
         description="'connection': a company connected with `qb-mcp auth login`; 'emulator': "
-        "the built-in demo company (no real books)"
+        "the built-in demo company (no real books); 'none': no company connected in the chosen "
+        "environment (the user must run `qb-mcp auth login`)"
     )
     environment: str = Field(description="production, sandbox or emulator")
     read_only: bool = Field(description="true: this server offers no write tools")

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -124,6 +125,35 @@ def test_status_lists_connections_with_expiries_and_no_tokens(
     assert refresh not in out
     (row,) = rows(qbo_home)
     assert row.access_token not in out and row.refresh_token not in out
+
+
+def test_status_json_lists_connections_without_tokens(
+    env: dict[str, str], emulator: Emulator, qbo_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refresh = connect(emulator, name="Craig's Design")
+    code, out, _ = run(["auth", "status", "--json"], capsys)
+    (listed,) = json.loads(out)["connections"]
+    assert code == 0
+    assert listed["realm_id"] == DEMO_REALM_ID and listed["health"] == "OK"
+    assert listed["key_configured"] is True and listed["refresh_token_expires_at"]
+    (row,) = rows(qbo_home)
+    assert refresh not in out and row.access_token not in out and row.refresh_token not in out
+
+
+def test_status_with_the_wrong_key_is_not_ok(
+    env: dict[str, str],
+    emulator: Emulator,
+    qbo_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    connect(emulator)
+    monkeypatch.setenv("QBO_TOKEN_KEYS", key_text(os.urandom(32)))  # valid, but not the one used
+    _, out, _ = run(["auth", "status"], capsys)
+    first = out.splitlines()[0]
+    assert "KEY MISSING" in first and " OK" not in first
+    _, out, _ = run(["auth", "status", "--json"], capsys)
+    assert json.loads(out)["connections"][0]["health"] == "KEY MISSING"
 
 
 def test_status_flags_a_connection_that_needs_login(
@@ -353,12 +383,38 @@ def test_doctor_exits_0_when_every_check_is_ok(
 
 
 def test_doctor_exits_1_and_says_what_to_do(
-    env: dict[str, str], qbo_home: Path, capsys: pytest.CaptureFixture[str]
+    env: dict[str, str],
+    qbo_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("QBO_ENVIRONMENT", "sandbox")  # a real environment: nothing connected
     code, out, _ = run(["doctor", "--offline"], capsys)
     assert code == 1
     assert "FIX  database" in out and "qb-mcp auth login" in out
-    assert "FIX  webhooks" in out and "QBO_WEBHOOK_VERIFIER_TOKEN" in out
+    assert "INFO webhooks" in out and "QBO_WEBHOOK_VERIFIER_TOKEN" in out
+
+
+def test_doctor_on_a_fresh_demo_install_exits_0(
+    env: dict[str, str], qbo_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["doctor", "--offline"], capsys)
+    assert code == 0, out
+    assert "FIX" not in out and "WARN" not in out
+
+
+def test_doctor_json_has_every_check_and_the_exit_code(
+    env: dict[str, str],
+    qbo_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QBO_ENVIRONMENT", "sandbox")
+    code, out, _ = run(["doctor", "--offline", "--json"], capsys)
+    report = json.loads(out)
+    assert report["exit_code"] == code == 1
+    assert {"status", "name", "message"} == set(report["checks"][0])
+    assert any(c["status"] == "FIX" and c["name"] == "database" for c in report["checks"])
 
 
 def test_missing_key_is_a_one_line_error_and_deletes_nothing(
