@@ -186,7 +186,10 @@ def server_config(
     from uvicorn.config import HTTP_PROTOCOLS
     from uvicorn.importer import import_from_string
 
-    protocol = import_from_string(HTTP_PROTOCOLS[str(options.pop("http", "auto"))])
+    # uvicorn types the table's keys as a Literal in older releases (0.31) and as str in newer
+    # ones; the lookup itself refuses an unknown name, so the name is left untyped for both.
+    name: Any = str(options.pop("http", "auto"))
+    protocol = import_from_string(HTTP_PROTOCOLS[name])
     return uvicorn.Config(
         app,
         log_level=log_level,

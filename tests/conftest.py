@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "qbo-samples"
+# Real QBO payloads, copied into the repository with their sources (samples/README.md), so that a
+# fresh clone tests with nothing beside it.
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
 @pytest.fixture
@@ -16,7 +18,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def samples_dir() -> Path:
-    """`../shared/qbo-samples/`: real QBO payloads, beside the checkout (as in CI)."""
+    """`tests/samples/`: real QBO payloads and where each came from."""
     if not SAMPLES.is_dir():
         pytest.fail(f"the QBO samples are missing: expected them at {SAMPLES}")
     return SAMPLES

@@ -328,12 +328,12 @@ async def _scan(client: QBOClient, limit: int) -> tuple[list[dict[str, Any]], bo
 class AddressIn(InputModel):
     """A billing address; only the parts given are written."""
 
-    line1: Line1 | None = Field(default=None, max_length=500)
-    line2: Line1 | None = Field(default=None, max_length=500)
-    city: Line1 | None = Field(default=None, max_length=255)
+    line1: Line1 | None = Field(default=None, max_length=500, description="street address")
+    line2: Line1 | None = Field(default=None, max_length=500, description="second address line")
+    city: Line1 | None = Field(default=None, max_length=255, description="city or town")
     state: Line1 | None = Field(default=None, max_length=255, description="state or region code")
-    postal_code: Line1 | None = Field(default=None, max_length=30)
-    country: Line1 | None = Field(default=None, max_length=255)
+    postal_code: Line1 | None = Field(default=None, max_length=30, description="postal/ZIP code")
+    country: Line1 | None = Field(default=None, max_length=255, description="country name")
 
     def to_wire(self) -> dict[str, str]:
         """QuickBooks' PhysicalAddress fields that were given."""
@@ -363,12 +363,16 @@ class CustomerContact(InputModel):
         description="The name QuickBooks shows (unique across customers, vendors, employees). "
         "Default: 'Given Family', else the company name",
     )
-    given_name: Line1 | None = Field(default=None, max_length=100)
-    family_name: Line1 | None = Field(default=None, max_length=100)
-    company_name: Line1 | None = Field(default=None, max_length=100)
+    given_name: Line1 | None = Field(default=None, max_length=100, description="first name")
+    family_name: Line1 | None = Field(default=None, max_length=100, description="last name")
+    company_name: Line1 | None = Field(
+        default=None, max_length=100, description="the contact's company"
+    )
     email: Line1 | None = Field(default=None, max_length=100, description="primary email address")
     phone: Line1 | None = Field(default=None, max_length=30, description="primary phone number")
-    billing_address: AddressIn | None = None
+    billing_address: AddressIn | None = Field(
+        default=None, description="billing address; only the parts given are written"
+    )
     notes: Text | None = Field(
         default=None, max_length=1900, description="free text for the customer's Notes"
     )
@@ -811,7 +815,11 @@ Progress = Callable[[int, int, str], Awaitable[None] | None]
 class UpsertCustomersInput(InputModel):
     """Contacts from a CRM sync, processed as one job."""
 
-    contacts: list[CustomerContact] = Field(min_length=1, max_length=MAX_CONTACTS)
+    contacts: list[CustomerContact] = Field(
+        min_length=1,
+        max_length=MAX_CONTACTS,
+        description="the contacts, each as upsert_customer takes one; outcomes keep this order",
+    )
 
 
 class BulkOutcome(BaseModel):

@@ -49,7 +49,7 @@ from qb_mcp.bookkeeping.common import (
     text,
     transaction_label,
 )
-from qb_mcp.bookkeeping.sales import utc_today
+from qb_mcp.bookkeeping.days import company_today
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
@@ -82,7 +82,9 @@ class RecordPaymentInput(InputModel):
         description="invoices to pay by number, after invoice_ids. With no invoices at all, the "
         "customer's oldest open invoices are paid",
     )
-    txn_date: DateIn | None = Field(default=None, description="payment date; default today")
+    txn_date: DateIn | None = Field(
+        default=None, description="payment date; default: today in US Pacific time, QuickBooks' day"
+    )
     method: Line1 | None = Field(
         default=None, max_length=31, description="e.g. Check, Cash, Credit Card (kept in the memo)"
     )
@@ -143,7 +145,7 @@ async def record_payment(
     client: QBOClient, params: RecordPaymentInput, *, today: date | None = None
 ) -> PaymentResult:
     """Record a payment and apply it; refuses over-application unless leave_credit."""
-    today = today or utc_today()
+    today = today or company_today()
     txn_date = params.txn_date or today
     named: list[dict[str, Any]] = []
     for invoice_id in params.invoice_ids:

@@ -1,8 +1,8 @@
 """The reads an agent needs to finish a job without guessing ids.
 
 find_items, list_open_invoices, get_transaction and run_query. Choices where the brief is silent:
-- Days overdue count from the day after DueDate to `today` (the caller's, default the UTC date);
-  an invoice due today is not overdue.
+- Days overdue count from the day after DueDate to `today` (the caller's, default the company's
+  day, `days.company_today`); an invoice due today is not overdue.
 - list_open_invoices orders by DueDate, then TxnDate, then Id (oldest debt first) and reads at
   most MAX_OPEN_SCAN open invoices before ordering.
 - get_transaction without `kind` looks the id or number up as an estimate, an invoice and a
@@ -44,13 +44,13 @@ from qb_mcp.bookkeeping.common import (
     text,
 )
 from qb_mcp.bookkeeping.customers import customer_view
+from qb_mcp.bookkeeping.days import company_today
 from qb_mcp.bookkeeping.directory import Directory, like
 from qb_mcp.bookkeeping.sales import (
     EstimateView,
     InvoiceView,
     estimate_view,
     invoice_view,
-    utc_today,
 )
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
@@ -74,9 +74,11 @@ class FindItemsInput(InputModel):
     name: Line1 | None = Field(
         default=None, max_length=100, description="part of the item name; omit to list all"
     )
-    type: Literal["Service", "Inventory", "NonInventory"] | None = None
-    include_inactive: bool = False
-    limit: int = Field(default=25, ge=1, le=MAX_ITEMS)
+    type: Literal["Service", "Inventory", "NonInventory"] | None = Field(
+        default=None, description="only items of this type; omit for all types"
+    )
+    include_inactive: bool = Field(default=False, description="also list inactive items")
+    limit: int = Field(default=25, ge=1, le=MAX_ITEMS, description="most items to return")
 
 
 class ItemView(BaseModel):
@@ -148,10 +150,17 @@ async def find_items(
 class ListOpenInvoicesInput(InputModel):
     """Whose open invoices to list (everyone's when no customer is given)."""
 
-    customer_id: IdIn | None = None
-    customer_name: Line1 | None = Field(default=None, min_length=1, max_length=500)
-    overdue_only: bool = False
-    limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED)
+    customer_id: IdIn | None = Field(
+        default=None, description="Customer Id (from find_customer); omit for all customers"
+    )
+    customer_name: Line1 | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="customer's display name, if no customer_id (must name one customer)",
+    )
+    overdue_only: bool = Field(default=False, description="only invoices past their due date")
+    limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED, description="most invoices to return")
 
     @model_validator(mode="after")
     def _one(self) -> ListOpenInvoicesInput:
@@ -188,7 +197,7 @@ async def list_open_invoices(
     client: QBOClient, params: ListOpenInvoicesInput, *, today: date | None = None
 ) -> OpenInvoicesResult:
     """Invoices with a balance, with due dates and overdue flags, oldest debt first."""
-    today = today or utc_today()
+    today = today or company_today()
     query = Query.select("Invoice").where("Balance", ">", Decimal(0))
     if params.customer_id is not None or params.customer_name is not None:
         if params.customer_name is not None:
@@ -390,7 +399,9 @@ class RunQueryInput(InputModel):
         "quotes with \\' for an apostrophe. Leave out STARTPOSITION/MAXRESULTS",
     )
     start_position: int = Field(default=1, ge=1, le=10_000_000, description="1-based row cursor")
-    max_rows: int = Field(default=25, ge=1, le=MAX_QUERY_ROWS)
+    max_rows: int = Field(
+        default=25, ge=1, le=MAX_QUERY_ROWS, description="rows per page (MAXRESULTS)"
+    )
 
 
 class QueryResult(BaseModel):

@@ -10,7 +10,10 @@ Choices where the brief is silent:
   client or the emulator yet, so terms are not read: the result says which rule was used.
 - Expired: an estimate whose ExpirationDate is before today is refused, unless it was accepted
   (AcceptedDate) on or before its ExpirationDate: the customer said yes in time.
-- "Today" is the caller's: operations take `today` (default: the UTC date), so tests inject it.
+- "Today" is the company's (`days.company_today`, never the UTC date): operations take `today`
+  (the tools pass the server clock's company day), so tests inject it. A date the user did not
+  give is sent explicitly, so an estimate, its invoice and the payment made in one go carry the
+  same date whatever QuickBooks' own clock says.
 - Conversion is idempotent three ways: the estimate's LinkedTxn is read first (an invoice already
   linked is returned, the estimate closed if it is not yet); the invoice create's idempotency key
   is derived from the estimate id and its SyncToken before conversion (a retry after a lost answer
@@ -24,7 +27,7 @@ Choices where the brief is silent:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -59,6 +62,7 @@ from qb_mcp.bookkeeping.common import (
     text,
     transaction_label,
 )
+from qb_mcp.bookkeeping.days import company_today
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
@@ -66,11 +70,6 @@ from qb_mcp.quoting import quoted
 
 DEFAULT_TERMS_DAYS = 30
 MAX_LINES = 100
-
-
-def utc_today() -> date:
-    """Today's date in UTC (the default `today`)."""
-    return datetime.now(UTC).date()
 
 
 def _one_of(a: object, b: object, what: str) -> None:
@@ -88,7 +87,9 @@ class EstimateLineInput(InputModel):
     item_name: Line1 | None = Field(
         default=None, min_length=1, max_length=100, description="exact item name, if no item_id"
     )
-    description: Text | None = Field(default=None, max_length=4000)
+    description: Text | None = Field(
+        default=None, max_length=4000, description="the line's text for the customer"
+    )
     quantity: QuantityIn = Field(default=Decimal(1), description="default 1; up to 7 decimals")
     unit_price: PriceIn | None = Field(
         default=None, description="price per unit; default: the item's UnitPrice"
@@ -110,8 +111,13 @@ class CreateEstimateInput(InputModel):
         max_length=500,
         description="customer's display name, if no customer_id (must name one customer)",
     )
-    lines: list[EstimateLineInput] = Field(min_length=1, max_length=MAX_LINES)
-    txn_date: DateIn | None = Field(default=None, description="estimate date; default today")
+    lines: list[EstimateLineInput] = Field(
+        min_length=1, max_length=MAX_LINES, description="the estimate's lines, in order"
+    )
+    txn_date: DateIn | None = Field(
+        default=None,
+        description="estimate date; default: today in US Pacific time, QuickBooks' day",
+    )
     expiration_date: DateIn | None = Field(default=None, description="quote valid until")
     memo: Text | None = Field(
         default=None, max_length=1000, description="message to the customer (CustomerMemo)"
@@ -122,7 +128,7 @@ class CreateEstimateInput(InputModel):
     idempotency_key: IdempotencyKeyIn | None = Field(
         default=None,
         description="Optional. The same key never creates a second estimate; without one, an "
-        "identical call within 24 hours returns the first estimate. Use distinct keys for two "
+        "identical call the same day returns the first estimate. Use distinct keys for two "
         "genuinely identical quotes",
     )
 
@@ -167,8 +173,16 @@ def estimate_view(estimate: Mapping[str, Any]) -> EstimateView:
     )
 
 
-async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> EstimateView:
+async def create_estimate(
+    client: QBOClient, params: CreateEstimateInput, *, today: date | None = None
+) -> EstimateView:
     """Create an estimate; every reference is resolved before anything is written."""
+    txn_date = params.txn_date or today or company_today()
+    if params.expiration_date and params.expiration_date < txn_date:
+        raise InvalidArgumentError(
+            f"expiration_date {params.expiration_date.isoformat()} is before the estimate's date "
+            f"{txn_date.isoformat()}; nothing was written"
+        )
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
@@ -200,9 +214,11 @@ async def create_estimate(client: QBOClient, params: CreateEstimateInput) -> Est
         if line.description:
             body["Description"] = line.description
         lines.append(body)
-    estimate: dict[str, Any] = {"CustomerRef": {"value": str(customer["Id"])}, "Line": lines}
-    if params.txn_date:
-        estimate["TxnDate"] = params.txn_date.isoformat()
+    estimate: dict[str, Any] = {
+        "CustomerRef": {"value": str(customer["Id"])},
+        "TxnDate": txn_date.isoformat(),
+        "Line": lines,
+    }
     if params.expiration_date:
         estimate["ExpirationDate"] = params.expiration_date.isoformat()
     if params.memo:
@@ -223,7 +239,9 @@ class ConvertEstimateInput(InputModel):
     estimate_doc_number: DocNumberIn | None = Field(
         default=None, description="estimate number (DocNumber), if no estimate_id"
     )
-    txn_date: DateIn | None = Field(default=None, description="invoice date; default today")
+    txn_date: DateIn | None = Field(
+        default=None, description="invoice date; default: today in US Pacific time, QuickBooks' day"
+    )
     due_date: DateIn | None = Field(
         default=None, description=f"default: invoice date + {DEFAULT_TERMS_DAYS} days"
     )
@@ -299,7 +317,7 @@ async def convert_estimate(
     client: QBOClient, params: ConvertEstimateInput, *, today: date | None = None
 ) -> ConvertEstimateResult:
     """Invoice an estimate (linked through LinkedTxn), then close the estimate; never twice."""
-    today = today or utc_today()
+    today = today or company_today()
     estimate = await resolve_transaction(
         client, "Estimate", txn_id=params.estimate_id, doc_number=params.estimate_doc_number
     )

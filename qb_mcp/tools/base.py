@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -476,10 +476,21 @@ def sources_fingerprint() -> str:
     return digest.hexdigest()
 
 
+# The libraries whose releases change the schemas made from the same models: pydantic generates
+# them (2.14 stopped emitting `maxLength` on decimal-or-string fields), mcp publishes them.
+SCHEMA_MAKERS = ("pydantic", "mcp")
+
+
+def schema_makers() -> dict[str, str]:
+    """The installed versions of `SCHEMA_MAKERS`, as `schemas.json` records them."""
+    return {name: metadata.version(name) for name in SCHEMA_MAKERS}
+
+
 @cache
 def cached_schemas() -> dict[str, dict[str, dict[str, Any]]]:
-    """The schemas shipped in `schemas.json`; {} when the file is missing or was made from other
-    model sources (then each tool's schemas are generated at start-up instead)."""
+    """The schemas shipped in `schemas.json`; {} when the file is missing, was made from other
+    model sources, or by other versions of the libraries that make the schemas (then each tool's
+    schemas are generated at start-up instead: slower, never stale)."""
     try:
         text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -487,6 +498,14 @@ def cached_schemas() -> dict[str, dict[str, dict[str, Any]]]:
     data = json.loads(text)
     if data.get("fingerprint") != sources_fingerprint():
         log.info("tools/schemas.json is stale; generating the tool schemas at start-up")
+        return {}
+    if data.get("made_with") != schema_makers():
+        log.info(
+            "tools/schemas.json was made with %s, not the installed %s; generating the tool"
+            " schemas at start-up",
+            data.get("made_with"),
+            schema_makers(),
+        )
         return {}
     found: dict[str, dict[str, dict[str, Any]]] = data["tools"]
     return found

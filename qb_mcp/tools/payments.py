@@ -21,8 +21,10 @@ async def record_payment(
 ) -> PaymentResult:
     """A payment applied to invoices (recorded once)."""
     from qb_mcp.bookkeeping import payments
+    from qb_mcp.bookkeeping.days import company_today
 
-    return await payments.record_payment(await state.qbo(), args)
+    today = company_today(state.clock())
+    return await payments.record_payment(await state.qbo(), args, today=today)
 
 
 def _payment_id(result: PaymentResult) -> Mapping[str, str | None]:

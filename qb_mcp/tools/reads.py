@@ -39,8 +39,10 @@ async def list_open_invoices(
 ) -> OpenInvoicesResult:
     """Unpaid invoices, oldest due first."""
     from qb_mcp.bookkeeping import reads
+    from qb_mcp.bookkeeping.days import company_today
 
-    return await reads.list_open_invoices(await state.qbo(), args)
+    today = company_today(state.clock())
+    return await reads.list_open_invoices(await state.qbo(), args, today=today)
 
 
 async def get_transaction(

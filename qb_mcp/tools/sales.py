@@ -26,8 +26,10 @@ async def create_estimate(
 ) -> EstimateView:
     """A new estimate."""
     from qb_mcp.bookkeeping import sales
+    from qb_mcp.bookkeeping.days import company_today
 
-    return await sales.create_estimate(await state.qbo(), args)
+    today = company_today(state.clock())
+    return await sales.create_estimate(await state.qbo(), args, today=today)
 
 
 async def convert_estimate(
@@ -35,8 +37,10 @@ async def convert_estimate(
 ) -> ConvertEstimateResult:
     """The estimate's invoice (created once)."""
     from qb_mcp.bookkeeping import sales
+    from qb_mcp.bookkeeping.days import company_today
 
-    return await sales.convert_estimate(await state.qbo(), args)
+    today = company_today(state.clock())
+    return await sales.convert_estimate(await state.qbo(), args, today=today)
 
 
 def _estimate_id(result: EstimateView) -> Mapping[str, str | None]:

@@ -43,7 +43,7 @@ async def test_estimate_by_names_uses_the_item_price(qbo: QBOClient) -> None:
             "memo": "Valid for a month",
         }
     )
-    estimate = await create_estimate(qbo, params)
+    estimate = await create_estimate(qbo, params, today=TODAY)
     assert estimate.total == Decimal("150.00") and estimate.status == "Pending"
     assert estimate.lines[0].unit_price == Decimal("75") and estimate.lines[0].item_name == "Design"
     assert estimate.expiration_date == "2026-02-15" and estimate.memo == "Valid for a month"
@@ -63,7 +63,7 @@ async def test_line_amounts_round_half_up_like_quickbooks(
             ],
         }
     )
-    estimate = await create_estimate(qbo, params)
+    estimate = await create_estimate(qbo, params, today=TODAY)
     assert [line.amount for line in estimate.lines] == [Decimal("55.56"), Decimal("0.11")]
     assert estimate.total == Decimal("55.67")
 
@@ -78,7 +78,7 @@ async def test_an_ambiguous_customer_name_lists_candidates(
         {"customer_name": "Acme Gardens", "lines": [{"item_name": "Hours"}]}
     )
     with pytest.raises(InvalidArgumentError) as raised:
-        await create_estimate(qbo, params)
+        await create_estimate(qbo, params, today=TODAY)
     assert east["Id"] in str(raised.value) and west["Id"] in str(raised.value)
     assert "customer_id" in str(raised.value)
     assert state(emulator) == before
@@ -99,7 +99,7 @@ async def test_bad_references_are_refused_and_nothing_is_written(
 ) -> None:
     before = state(emulator)
     with pytest.raises(InvalidArgumentError) as raised:
-        await create_estimate(qbo, CreateEstimateInput.model_validate(fields))
+        await create_estimate(qbo, CreateEstimateInput.model_validate(fields), today=TODAY)
     assert words in str(raised.value)
     assert state(emulator) == before
 
@@ -111,8 +111,8 @@ async def test_the_same_key_never_creates_a_second_estimate(
         {"customer_name": "Cool Cars", "lines": [{"item_name": "Hours"}], "idempotency_key": "q-1"}
     )
     before = len(objects(emulator, "Estimate"))
-    first = await create_estimate(qbo, params)
-    second = await create_estimate(qbo, params)
+    first = await create_estimate(qbo, params, today=TODAY)
+    second = await create_estimate(qbo, params, today=TODAY)
     assert first.id == second.id and len(objects(emulator, "Estimate")) == before + 1
 
 

@@ -1,4 +1,4 @@
-"""The emulator held to real QuickBooks payloads (`../shared/qbo-samples/`).
+"""The emulator held to real QuickBooks payloads (`tests/samples/`, with their sources).
 
 For each sample answer, the emulator's answer to the equivalent request must have the same keys
 and value types; each sample request must be accepted; each sample fault must be matched by our

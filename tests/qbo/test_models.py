@@ -25,8 +25,7 @@ from qb_mcp.qbo.models import (
     SalesItemLineDetail,
     entity_model,
 )
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "qbo-samples"
+from tests.conftest import SAMPLES
 
 
 def load(path: Path) -> Any:

@@ -72,6 +72,30 @@ async def test_parameters_are_flat_and_described(
     assert tools["create_estimate"].input_schema["required"] == ["lines"]
 
 
+def undescribed(schema: dict[str, Any], where: str = "") -> list[str]:
+    """The properties in `schema` (nested objects and `$defs` too) that have no description."""
+    missing = []
+    for name, prop in schema.get("properties", {}).items():
+        if not str(prop.get("description", "")).strip():
+            missing.append(f"{where}{name}")
+        missing += undescribed(prop, f"{where}{name}.")
+    for name, definition in schema.get("$defs", {}).items():
+        missing += undescribed(definition, f"$defs.{name}.")
+    return missing
+
+
+async def test_every_parameter_of_every_tool_is_described(
+    settings: Settings, emulator: Emulator, mode: str
+) -> None:
+    async with connect(settings, emulator, mode) as s:
+        tools = (await s.client.list_tools()).tools
+    missing = [f"{tool.name}: {name}" for tool in tools for name in undescribed(tool.input_schema)]
+    assert missing == []
+    # The walk sees nested models: upsert_customers' contacts are CustomerContact objects.
+    contacts = next(t for t in tools if t.name == "upsert_customers").input_schema
+    assert "given_name" in contacts["$defs"]["CustomerContact"]["properties"]
+
+
 async def test_find_customer_ranks_matches(
     settings: Settings, emulator: Emulator, mode: str
 ) -> None:
