@@ -1,7 +1,8 @@
 """`qb-mcp doctor`: one line per check, OK or what to do about it.
 
-Checks configuration, the token keys, the database, each connection's token health, a live
-`companyinfo` call per connection, and the webhook verifier, for the environment chosen: with
+Checks configuration, the token keys, the database, the writes whose outcome is still unknown
+(ledger rows left pending), each connection's token health, a live `companyinfo` call per
+connection, and the webhook verifier, for the environment chosen: with
 QBO_ENVIRONMENT unset (or emulator) and nothing connected, `serve` uses the built-in demo company,
 which needs no Intuit app, key, database or webhook token, so their absence is INFO, not FIX.
 
@@ -22,6 +23,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +38,7 @@ from qb_mcp.errors import ConfigError, QbMcpError, TokenStoreError
 from qb_mcp.store import connections, open_database
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.store.db import migrations
+from qb_mcp.store.ledger import Ledger, PendingSummary
 
 Status = Literal["OK", "INFO", "WARN", "FIX"]
 
@@ -195,12 +198,14 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
     try:
         version = await database.schema_version()
         rows = await connections.list_all(database)
+        pending = await Ledger(database).pending_summary()
     except sqlite3.Error as exc:
         return None, [*checks, Check("FIX", name, f"cannot read {path}: {exc}")]
     finally:
         await database.close()
     latest = migrations()[-1][0]
     checks.insert(0, Check("OK", name, f"{path} (schema {version} of {latest})"))
+    checks.append(_pending_writes(pending))
     if not rows and demo_only(settings):
         checks.append(
             Check(
@@ -220,6 +225,22 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
             )
         )
     return rows, checks
+
+
+def _pending_writes(pending: PendingSummary) -> Check:
+    name = "pending writes"
+    if pending.count == 0:
+        return Check("OK", name, "none (every write's outcome is known)")
+    assert pending.oldest is not None
+    since = datetime.fromtimestamp(pending.oldest, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    tools = ", ".join(f"{tool} {count}" for tool, count in pending.by_tool.items())
+    return Check(
+        "WARN",
+        name,
+        f"{pending.count} write{'s' * (pending.count > 1)} of unknown outcome (a crash or a "
+        f"timeout), the oldest from {since}: {tools}. Repeat the same call: it finds what was "
+        "written, or writes it once, and settles the entry",
+    )
 
 
 def _loose_modes(home: Path, database: Path) -> str:

@@ -29,6 +29,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from qb_mcp import money
 from qb_mcp.bookkeeping import matching
 from qb_mcp.errors import InvalidArgumentError, NotFoundError
+from qb_mcp.qbo import wire
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
@@ -563,3 +564,8 @@ def check_id(value: str, field: str) -> str:
     if not _ID.match(value):
         raise InvalidArgumentError(f"{field} {quoted(value)} is not a QuickBooks id")
     return value
+
+
+def answer_text(entity: str, obj: Mapping[str, Any]) -> str:
+    """`obj` as QuickBooks answers a write of it (`{"Payment": {...}}`), for the ledger."""
+    return wire.encode({entity: dict(obj)}).decode("utf-8")

@@ -19,6 +19,12 @@ Choices where the brief is silent:
   several addresses); by name or company, LIKE '%word%' on DisplayName, GivenName, FamilyName and
   CompanyName for the three longest words; by phone, which QuickBooks cannot filter, the first
   PHONE_SCAN customers per Active state. Ranking is `matching.rank_customers`.
+- Concurrent upserts. Reading the customers, matching and writing run as one write section
+  (`qb_mcp.store.intents`), shared by upsert_customer and upsert_customers for the whole realm:
+  matching is by CRM id, email, phone or name, so two contacts with no argument in common can
+  still find (or create) the same customer, and no narrower key would keep them apart. A second
+  identical call waits, then finds the customer the first created (`unchanged`). Customer writes
+  are short; during a bulk sync, single upserts wait for it.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from qb_mcp.bookkeeping.common import (
     Line1,
     Text,
     amount_of,
+    answer_text,
     collect,
     customer_candidates,
     customers_named,
@@ -62,6 +69,7 @@ from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 MAX_SCAN = 20_000  # customers read per Active state to match CRM ids, emails and phones
 PHONE_SCAN = 5_000  # customers read per Active state when find_customer searches by phone
@@ -739,8 +747,24 @@ class UpsertCustomerResult(BaseModel):
     message: str = ""
 
 
-async def upsert_customer(client: QBOClient, contact: CustomerContact) -> UpsertCustomerResult:
+# The lock every customer write of a realm takes (module docstring, "Concurrent upserts").
+CUSTOMER_WRITES = "customers"
+
+
+async def upsert_customer(
+    client: QBOClient, contact: CustomerContact, *, sections: IntentSections | None = None
+) -> UpsertCustomerResult:
     """Create or update the customer for a CRM contact; `ambiguous` writes nothing."""
+    intent = Intent.of(
+        client.realm_id, "upsert_customer", contact.model_dump(mode="json"), group=CUSTOMER_WRITES
+    )
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _upsert(client, contact, section)
+
+
+async def _upsert(
+    client: QBOClient, contact: CustomerContact, section: Section
+) -> UpsertCustomerResult:
     customers, complete = await candidates_for(client, contact)
     plan = plan_upsert(contact, customers)
     if plan.outcome == "conflict":
@@ -755,6 +779,7 @@ async def upsert_customer(client: QBOClient, contact: CustomerContact) -> Upsert
         )
     if plan.outcome == "unchanged":
         assert plan.customer is not None
+        await section.found("Customer", answer_text("Customer", plan.customer))
         return UpsertCustomerResult(
             outcome="unchanged",
             customer=customer_view(plan.customer),
@@ -776,6 +801,10 @@ async def upsert_customer(client: QBOClient, contact: CustomerContact) -> Upsert
             outcome = "updated"
     except DuplicateNameError as error:
         raise await explain_duplicate(client, error, plan.changes.get("DisplayName")) from None
+    if outcome == "created":
+        await section.written("Customer")
+    else:
+        await section.found("Customer", answer_text("Customer", saved))
     return UpsertCustomerResult(
         outcome=outcome,
         customer=customer_view(saved),
@@ -849,6 +878,7 @@ async def upsert_customers(
     params: UpsertCustomersInput,
     *,
     progress: Progress | None = None,
+    sections: IntentSections | None = None,
     directory: Directory | None = None,
 ) -> UpsertCustomersResult:
     """Match every contact first, then create/update through batch (30 a request).
@@ -856,6 +886,24 @@ async def upsert_customers(
     With the company's `directory` (the local index), the customers are matched from it after
     one CDC request instead of being read page by page; what is written is noted in it.
     """
+    intent = Intent.of(
+        client.realm_id, "upsert_customers", params.model_dump(mode="json"), group=CUSTOMER_WRITES
+    )
+    async with (sections or sections_for(None)).hold(intent) as section:
+        result = await _upsert_many(client, params, progress, directory)
+        if result.counts["failed"] == 0 and result.counts["ambiguous"] == 0:
+            # Every contact's customer is there as asked: an earlier, interrupted run's batches
+            # are settled (their answers cannot be rebuilt, so none is kept).
+            await section.found("Batch", None)
+        return result
+
+
+async def _upsert_many(
+    client: QBOClient,
+    params: UpsertCustomersInput,
+    progress: Progress | None,
+    directory: Directory | None,
+) -> UpsertCustomersResult:
     contacts = params.contacts
     total = len(contacts)
     if directory is not None:

@@ -13,6 +13,12 @@ Choices where the brief is silent:
   (`already_recorded=True`). So a retried call never records twice even after the invoices'
   balances changed (which changes the request body, and with it the client's derived requestid).
   Two genuinely separate payments with identical arguments need distinct idempotency keys.
+- Concurrent retries. The marker check, the balances it depends on and the write run as one
+  write section (`qb_mcp.store.intents`), so a second identical call waits for the first and then
+  finds its marker. The section's key holds only the marker's fields that name one thing one way
+  (amount, date, method, reference, leave_credit, idempotency_key): the customer and the
+  invoices can be named by id or by name/number, and two spellings of one payment must meet in
+  one section. Unrelated payments of one amount on one day only wait for each other.
 - Refusals (nothing written): an invoice of another customer, a paid or voided invoice, an amount
   above the invoices' open balances without leave_credit, a customer with nothing open and no
   leave_credit.
@@ -39,6 +45,7 @@ from qb_mcp.bookkeeping.common import (
     PositiveAmountIn,
     Text,
     amount_of,
+    answer_text,
     is_voided,
     parse_day,
     record_label,
@@ -54,6 +61,7 @@ from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 MAX_INVOICES = 100
 # Open invoices considered when none are named (oldest first): enough for any real backlog.
@@ -142,11 +150,35 @@ class PaymentResult(BaseModel):
 
 
 async def record_payment(
-    client: QBOClient, params: RecordPaymentInput, *, today: date | None = None
+    client: QBOClient,
+    params: RecordPaymentInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
 ) -> PaymentResult:
     """Record a payment and apply it; refuses over-application unless leave_credit."""
     today = today or company_today()
     txn_date = params.txn_date or today
+    intent = Intent.of(client.realm_id, "record_payment", _intent_basis(params, txn_date))
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _record(client, params, txn_date, section)
+
+
+def _intent_basis(params: RecordPaymentInput, txn_date: date) -> dict[str, str]:
+    # Computed before anything is read (module docstring, "Concurrent retries").
+    return {
+        "amount": format(params.amount, "f"),
+        "txn_date": txn_date.isoformat(),
+        "method": params.method or "",
+        "reference": params.reference or "",
+        "credit": "yes" if params.leave_credit else "",
+        "key": params.idempotency_key or "",
+    }
+
+
+async def _record(
+    client: QBOClient, params: RecordPaymentInput, txn_date: date, section: Section
+) -> PaymentResult:
     named: list[dict[str, Any]] = []
     for invoice_id in params.invoice_ids:
         named.append(
@@ -168,6 +200,7 @@ async def record_payment(
     marker = _marker(params, customer_id, txn_date, [str(i["Id"]) for i in named])
     existing = await _find_marked(client, customer_id, params.amount, txn_date, marker)
     if existing is not None:
+        await section.found("Payment", answer_text("Payment", existing))
         return await _result(client, existing, already=True)
     for invoice in named:
         _check_payable(invoice, customer_id, customer)
@@ -207,6 +240,7 @@ async def record_payment(
     if params.reference:
         body["PaymentRefNum"] = params.reference
     created = await client.create("Payment", body)
+    await section.written("Payment")
     return await _result(client, created, already=False)
 
 

@@ -19,6 +19,13 @@ Choices where the brief is silent:
   is derived from the estimate id and its SyncToken before conversion (a retry after a lost answer
   re-sends the same requestid; after the invoice is deleted the estimate's SyncToken has moved on,
   so a new conversion is possible); and QuickBooks itself links one invoice per estimate.
+- Concurrent calls. Each write runs its check and its write as one write section
+  (`qb_mcp.store.intents`): create_estimate keyed by its arguments (or its idempotency key), so
+  a second identical call waits and then replays the first one's answer from the ledger;
+  convert_estimate keyed by the estimate as named, so a second call waits and then finds the
+  linked invoice and the closed estimate. (An estimate named once by id and once by number meets
+  the requestid derived from the estimate and its SyncToken, and QuickBooks' one invoice per
+  estimate.)
 - Closing the estimate is a separate write after the invoice exists. If it fails, the invoice is
   still returned, with `estimate_status` as it is and a `warning` saying to convert again (which
   finds the invoice and retries the close).
@@ -48,6 +55,7 @@ from qb_mcp.bookkeeping.common import (
     QuantityIn,
     Text,
     amount_of,
+    answer_text,
     get_or_none,
     links,
     memo_text,
@@ -67,6 +75,7 @@ from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
 from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 
 DEFAULT_TERMS_DAYS = 30
 MAX_LINES = 100
@@ -174,7 +183,11 @@ def estimate_view(estimate: Mapping[str, Any]) -> EstimateView:
 
 
 async def create_estimate(
-    client: QBOClient, params: CreateEstimateInput, *, today: date | None = None
+    client: QBOClient,
+    params: CreateEstimateInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
 ) -> EstimateView:
     """Create an estimate; every reference is resolved before anything is written."""
     txn_date = params.txn_date or today or company_today()
@@ -183,6 +196,21 @@ async def create_estimate(
             f"expiration_date {params.expiration_date.isoformat()} is before the estimate's date "
             f"{txn_date.isoformat()}; nothing was written"
         )
+    # The company's day is part of the intent: the same estimate asked for on another day is
+    # another estimate (as its requestid, derived from the body with its TxnDate, says too).
+    basis = (
+        {"key": params.idempotency_key}
+        if params.idempotency_key is not None
+        else {**params.model_dump(mode="json"), "txn_date": txn_date.isoformat()}
+    )
+    intent = Intent.of(client.realm_id, "create_estimate", basis)
+    async with (sections or sections_for(None)).hold(intent):
+        return await _create_estimate(client, params, txn_date)
+
+
+async def _create_estimate(
+    client: QBOClient, params: CreateEstimateInput, txn_date: date
+) -> EstimateView:
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
@@ -314,17 +342,37 @@ class ConvertEstimateResult(BaseModel):
 
 
 async def convert_estimate(
-    client: QBOClient, params: ConvertEstimateInput, *, today: date | None = None
+    client: QBOClient,
+    params: ConvertEstimateInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
 ) -> ConvertEstimateResult:
     """Invoice an estimate (linked through LinkedTxn), then close the estimate; never twice."""
     today = today or company_today()
+    named = (
+        {"id": params.estimate_id}
+        if params.estimate_id is not None
+        else {"number": (params.estimate_doc_number or "").casefold()}
+    )
+    intent = Intent.of(client.realm_id, "convert_estimate", named)
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _convert(client, params, today, section)
+
+
+async def _convert(
+    client: QBOClient, params: ConvertEstimateInput, today: date, section: Section
+) -> ConvertEstimateResult:
     estimate = await resolve_transaction(
         client, "Estimate", txn_id=params.estimate_id, doc_number=params.estimate_doc_number
     )
     estimate_id = str(estimate["Id"])
     existing = await _linked_invoice(client, estimate)
     if existing is not None:
+        await section.found("Invoice", answer_text("Invoice", existing))
         status, warning = await _close(client, estimate)
+        if status == "Closed":
+            await section.found("Estimate", None)
         return ConvertEstimateResult(
             invoice=invoice_view(existing),
             estimate_id=estimate_id,
@@ -357,6 +405,7 @@ async def convert_estimate(
         {"estimate": estimate_id, "sync_token": str(estimate.get("SyncToken", ""))},
     )
     created = await client.create("Invoice", invoice, idempotency_key=key)
+    await section.written("Invoice")
     status, warning = await _close(client, estimate)
     return ConvertEstimateResult(
         invoice=invoice_view(created),

@@ -4,18 +4,28 @@ The client (`qb_mcp.qbo.client`) owns the rules (when to replay, when to re-send
 a new generation); this module only stores rows. `Ledger` keeps them in the SQLite store, so a
 write left pending by a crash is found by the next process; `MemoryLedger` keeps them for the
 life of one client, for scripts and tests run without a database.
+
+Rows written inside a write section (`qb_mcp.store.intents`) carry the section's tool and intent
+key (`INTENT_TAG`), so that a later call of the same intent can settle the rows a crashed call
+left pending once it learns the outcome (`settle_found`, `settle_unwritten`), and `doctor` can
+name the tool of a write whose outcome is still unknown.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from qb_mcp.store.db import Database
 
 Status = Literal["pending", "done", "failed"]
+SettledBy = Literal["found", "unwritten"]
+
+# (tool, intent key) of the write section the running task is in; set by qb_mcp.store.intents.
+INTENT_TAG: ContextVar[tuple[str, str] | None] = ContextVar("qb_mcp_intent_tag", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,18 @@ class LedgerEntry:
     response: str | None = None  # the answer body as JSON text, exactly as received
     fault_code: str | None = None
     intuit_tid: str | None = None
+    tool: str | None = None  # the tool whose write section sent it (None: outside any)
+    intent_key: str | None = None
+    settled_by: SettledBy | None = None  # a later call settled it (not the client's answer)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSummary:
+    """The writes whose outcome is still unknown, for `doctor`."""
+
+    count: int
+    oldest: float | None  # created_at of the oldest
+    by_tool: dict[str, int]  # the tool, or "operation Entity" for a row written outside one
 
 
 class LedgerStore(Protocol):
@@ -84,9 +106,10 @@ class Ledger:
         return _entry(row) if row is not None else None
 
     async def begin(self, entry: LedgerEntry) -> bool:
+        entry = _tagged(entry)
         changed = await self._database.execute(
-            "INSERT INTO idempotency_ledger (realm_id, request_id, base_key, generation, explicit, operation, entity, request_hash, status, created_at, updated_at, response, fault_code, intuit_tid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, NULL, NULL) "
+            "INSERT INTO idempotency_ledger (realm_id, request_id, base_key, generation, explicit, operation, entity, request_hash, status, created_at, updated_at, response, fault_code, intuit_tid, tool, intent_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, NULL, NULL, ?, ?) "
             "ON CONFLICT (realm_id, request_id) DO NOTHING",
             (
                 entry.realm_id,
@@ -99,6 +122,8 @@ class Ledger:
                 entry.request_hash,
                 entry.created_at,
                 entry.updated_at,
+                entry.tool,
+                entry.intent_key,
             ),
         )
         return changed == 1
@@ -141,6 +166,70 @@ class Ledger:
             )
         return [_entry(row) for row in rows]
 
+    async def pending_for_intent(self, realm_id: str, intent_key: str) -> list[LedgerEntry]:
+        """The rows of one intent whose outcome is unknown."""
+        rows = await self._database.fetchall(
+            "SELECT * FROM idempotency_ledger WHERE realm_id = ? AND intent_key = ? "
+            "AND status = 'pending' ORDER BY created_at",
+            (realm_id, intent_key),
+        )
+        return [_entry(row) for row in rows]
+
+    async def settle_found(
+        self,
+        realm_id: str,
+        request_ids: Sequence[str],
+        *,
+        answer: str | None,
+    ) -> int:
+        """Mark pending rows done: what they wrote was found. `answer` (JSON text) is kept as
+        their answer, what QuickBooks would have replayed; without one (a batch) a repeat of the
+        row's request is sent as a new one."""
+        if not request_ids:
+            return 0
+        changed = 0
+        async with self._database.transaction() as tx:
+            for request_id in request_ids:
+                changed += await tx.execute(
+                    "UPDATE idempotency_ledger SET status = 'done', settled_by = 'found', "
+                    "response = ?, updated_at = ? "
+                    "WHERE realm_id = ? AND request_id = ? AND status = 'pending'",
+                    (answer, self._clock(), realm_id, request_id),
+                )
+        return changed
+
+    async def settle_unwritten(self, realm_id: str, request_ids: Sequence[str]) -> int:
+        """Mark pending rows failed: a later look found nothing they would have written."""
+        if not request_ids:
+            return 0
+        changed = 0
+        async with self._database.transaction() as tx:
+            for request_id in request_ids:
+                changed += await tx.execute(
+                    "UPDATE idempotency_ledger SET status = 'failed', settled_by = 'unwritten', "
+                    "updated_at = ? WHERE realm_id = ? AND request_id = ? AND status = 'pending'",
+                    (self._clock(), realm_id, request_id),
+                )
+        return changed
+
+    async def pending_summary(self) -> PendingSummary:
+        """How many writes are pending, since when, and from which tools."""
+        rows = await self._database.fetchall(
+            "SELECT COALESCE(tool, operation || ' ' || entity) AS what, COUNT(*) AS n, "
+            "MIN(created_at) AS oldest FROM idempotency_ledger WHERE status = 'pending' "
+            "GROUP BY what ORDER BY n DESC, what"
+        )
+        by_tool = {str(row["what"]): int(row["n"]) for row in rows}
+        oldest = min((float(row["oldest"]) for row in rows), default=None)
+        return PendingSummary(count=sum(by_tool.values()), oldest=oldest, by_tool=by_tool)
+
+
+def _tagged(entry: LedgerEntry) -> LedgerEntry:
+    tag = INTENT_TAG.get()
+    if tag is None or entry.intent_key is not None:
+        return entry
+    return replace(entry, tool=tag[0], intent_key=tag[1])
+
 
 def _entry(row: Any) -> LedgerEntry:
     return LedgerEntry(
@@ -158,6 +247,9 @@ def _entry(row: Any) -> LedgerEntry:
         response=row["response"],
         fault_code=row["fault_code"],
         intuit_tid=row["intuit_tid"],
+        tool=row["tool"],
+        intent_key=row["intent_key"],
+        settled_by=row["settled_by"],
     )
 
 
@@ -181,7 +273,7 @@ class MemoryLedger:
         key = (entry.realm_id, entry.request_id)
         if key in self._rows:
             return False
-        self._rows[key] = replace(entry, status="pending")
+        self._rows[key] = replace(_tagged(entry), status="pending")
         return True
 
     async def complete(

@@ -40,9 +40,12 @@ async def upsert_customer(
 ) -> UpsertCustomerResult:
     """Create or update one customer."""
     from qb_mcp.bookkeeping import customers
+    from qb_mcp.store.intents import sections_for
 
     try:
-        return await customers.upsert_customer(await state.qbo(), args)
+        return await customers.upsert_customer(
+            await state.qbo(), args, sections=sections_for(state.database)
+        )
     finally:
         state.directory_changed("Customer")
 
@@ -52,13 +55,18 @@ async def upsert_customers(
 ) -> UpsertCustomersResult:
     """Create or update many customers, reporting MCP progress (a no-op unless asked for)."""
     from qb_mcp.bookkeeping import customers
+    from qb_mcp.store.intents import sections_for
 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
     try:
         return await customers.upsert_customers(
-            await state.qbo(), args, progress=progress, directory=await state.directory()
+            await state.qbo(),
+            args,
+            progress=progress,
+            sections=sections_for(state.database),
+            directory=await state.directory(),
         )
     finally:
         state.directory_changed("Customer")

@@ -22,9 +22,14 @@ async def record_payment(
     """A payment applied to invoices (recorded once)."""
     from qb_mcp.bookkeeping import payments
     from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    today = company_today(state.clock())
-    return await payments.record_payment(await state.qbo(), args, today=today)
+    return await payments.record_payment(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 def _payment_id(result: PaymentResult) -> Mapping[str, str | None]:

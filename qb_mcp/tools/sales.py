@@ -27,9 +27,14 @@ async def create_estimate(
     """A new estimate."""
     from qb_mcp.bookkeeping import sales
     from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    today = company_today(state.clock())
-    return await sales.create_estimate(await state.qbo(), args, today=today)
+    return await sales.create_estimate(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 async def convert_estimate(
@@ -38,9 +43,14 @@ async def convert_estimate(
     """The estimate's invoice (created once)."""
     from qb_mcp.bookkeeping import sales
     from qb_mcp.bookkeeping.days import company_today
+    from qb_mcp.store.intents import sections_for
 
-    today = company_today(state.clock())
-    return await sales.convert_estimate(await state.qbo(), args, today=today)
+    return await sales.convert_estimate(
+        await state.qbo(),
+        args,
+        today=company_today(state.clock()),
+        sections=sections_for(state.database),
+    )
 
 
 def _estimate_id(result: EstimateView) -> Mapping[str, str | None]:

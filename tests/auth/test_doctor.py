@@ -218,3 +218,47 @@ async def test_no_token_appears_in_any_line(
         tokens = auth.manager.decrypt(row)
     for secret in (refresh, tokens.access_token, tokens.refresh_token, row.refresh_token):
         assert secret not in lines
+
+
+async def test_pending_writes_are_reported_with_count_oldest_and_tool(
+    settings: Settings, emulator: Emulator, transport: httpx2.AsyncBaseTransport, clock: FakeClock
+) -> None:
+    from qb_mcp.store import open_database
+    from qb_mcp.store.ledger import INTENT_TAG, Ledger, LedgerEntry
+
+    await connect(settings, emulator, clock)
+    healthy = await run(settings, transport, clock)
+    assert healthy["pending writes"].status == "OK"
+
+    def row(request_id: str, at: float) -> LedgerEntry:
+        return LedgerEntry(
+            realm_id=DEMO_REALM_ID,
+            request_id=request_id,
+            base_key=request_id,
+            generation=0,
+            explicit=False,
+            operation="create",
+            entity="Payment",
+            request_hash="h" * 64,
+            status="pending",
+            created_at=at,
+            updated_at=at,
+        )
+
+    database = await open_database(settings.database_path)
+    try:
+        ledger = Ledger(database)
+        token = INTENT_TAG.set(("record_payment", "record_payment:abc"))
+        try:
+            await ledger.begin(row("a", 1_767_225_600.0))  # 2026-01-01 00:00 UTC
+            await ledger.begin(row("b", 1_767_229_200.0))
+        finally:
+            INTENT_TAG.reset(token)
+        await ledger.begin(row("c", 1_767_232_800.0))  # written outside any tool
+    finally:
+        await database.close()
+    check = (await run(settings, transport, clock))["pending writes"]
+    assert check.status == "WARN"
+    assert "3 writes of unknown outcome" in check.message
+    assert "the oldest from 2026-01-01 00:00 UTC" in check.message
+    assert "record_payment 2, create Payment 1" in check.message

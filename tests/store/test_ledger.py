@@ -112,3 +112,63 @@ async def test_pending_entries_survive_a_restart(tmp_path: Path) -> None:
         ]
     finally:
         await second.close()
+
+
+async def test_rows_begun_inside_a_section_are_tagged_and_found_by_intent(
+    database: Database,
+) -> None:
+    from qb_mcp.store.ledger import INTENT_TAG
+
+    ledger = Ledger(database)
+    token = INTENT_TAG.set(("record_payment", "record_payment:k1"))
+    try:
+        await ledger.begin(entry("req-1"))
+    finally:
+        INTENT_TAG.reset(token)
+    await ledger.begin(entry("req-2", base_key="req-2"))
+    assert [e.request_id for e in await ledger.pending_for_intent(REALM, "record_payment:k1")] == [
+        "req-1"
+    ]
+    assert await ledger.pending_for_intent(REALM, "record_payment:other") == []
+
+
+async def test_settling_found_keeps_the_answer_and_unwritten_marks_failed(
+    database: Database,
+) -> None:
+    clock = Clock()
+    ledger = Ledger(database, clock=clock)
+    for name in ("req-1", "req-2", "req-3"):
+        await ledger.begin(entry(name, base_key=name))
+    await ledger.complete(REALM, "req-3", '{"Customer": {}}', None)
+    clock.now = 2_000.0
+    answer = '{"Customer": {"Id": "7"}}'
+    # A row already settled by its own answer is left alone.
+    assert await ledger.settle_found(REALM, ["req-1", "req-3"], answer=answer) == 1
+    assert await ledger.settle_unwritten(REALM, ["req-2"]) == 1
+    found, unwritten, answered = [await ledger.get(REALM, n) for n in ("req-1", "req-2", "req-3")]
+    assert found is not None and unwritten is not None and answered is not None
+    assert (found.status, found.settled_by, found.response) == ("done", "found", answer)
+    assert found.updated_at == 2_000.0
+    assert (unwritten.status, unwritten.settled_by) == ("failed", "unwritten")
+    assert (answered.settled_by, answered.response) == (None, '{"Customer": {}}')
+    assert await ledger.pending() == []
+
+
+async def test_the_pending_summary_counts_by_tool_and_names_the_oldest(
+    database: Database,
+) -> None:
+    from dataclasses import replace
+
+    from qb_mcp.store.ledger import INTENT_TAG
+
+    ledger = Ledger(database)
+    assert (await ledger.pending_summary()).count == 0
+    token = INTENT_TAG.set(("convert_estimate", "convert_estimate:k"))
+    try:
+        await ledger.begin(replace(entry("req-1"), created_at=500.0))
+    finally:
+        INTENT_TAG.reset(token)
+    await ledger.begin(replace(entry("req-2", base_key="req-2"), created_at=900.0))
+    summary = await ledger.pending_summary()
+    assert summary.count == 2 and summary.oldest == 500.0
+    assert summary.by_tool == {"convert_estimate": 1, "create Customer": 1}
