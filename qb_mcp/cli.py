@@ -47,6 +47,9 @@ settings (environment variables; command-line options override them):
   QBO_API_BASE_URL, QBO_OAUTH_BASE_URL
                               other API and OAuth hosts: a proxy, the emulator (default: Intuit's)
   QBO_LOG_LEVEL               DEBUG ... CRITICAL, on stderr (default: WARNING)
+  QBO_EVENTS_FORWARD_URL, QBO_EVENTS_FORWARD_SECRET
+                              POST each stored event to the CRM, signed with the secret
+                              (default: none: no forwarding)
 
 Run `qb-mcp COMMAND --help` for a command's options."""
 

@@ -67,6 +67,7 @@ class OAuthEndpoints:
 # be able to listen for its callback while the emulator runs.
 DEFAULT_REDIRECT_URI = "http://localhost:8766/callback"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_FORWARD_SECRET = 16
 
 
 def default_home() -> Path:
@@ -94,6 +95,9 @@ class Settings:
     api_base_url: str | None = None
     oauth_base_url: str | None = None
     log_level: str = "WARNING"
+    # Where every stored QuickBooks event is POSTed (the CRM), and the key its signature uses.
+    events_forward_url: str | None = None
+    events_forward_secret: str | None = field(default=None, repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -151,6 +155,19 @@ class Settings:
             )
         home_text = get("QBO_HOME")
         home = Path(home_text).expanduser() if home_text else default_home()
+        forward_url = get("QBO_EVENTS_FORWARD_URL")
+        forward_secret = get("QBO_EVENTS_FORWARD_SECRET")
+        if forward_url:
+            _check_url("QBO_EVENTS_FORWARD_URL", forward_url)
+            if forward_secret is None:
+                raise ConfigError(
+                    "QBO_EVENTS_FORWARD_URL is set but QBO_EVENTS_FORWARD_SECRET is not: set it "
+                    "to a long random secret the CRM checks each delivery's signature with"
+                )
+        if forward_secret is not None and len(forward_secret) < MIN_FORWARD_SECRET:
+            raise ConfigError(
+                f"QBO_EVENTS_FORWARD_SECRET must be at least {MIN_FORWARD_SECRET} characters"
+            )
         log_level = (get("QBO_LOG_LEVEL") or "WARNING").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -169,6 +186,8 @@ class Settings:
             api_base_url=api_base_url,
             oauth_base_url=oauth_base_url,
             log_level=log_level,
+            events_forward_url=forward_url,
+            events_forward_secret=forward_secret,
         )
 
 

@@ -98,6 +98,7 @@ async def diagnose(
         if rows and not offline:
             checks.extend(await _live(settings, rows, transport, clock))
     checks.append(_webhooks(settings))
+    checks.append(await _forwarding(settings, clock()))
     return checks
 
 
@@ -334,6 +335,47 @@ def _webhooks(settings: Settings) -> Check:
         "webhooks",
         "off (optional): set QBO_WEBHOOK_VERIFIER_TOKEN (your app's Webhooks page) to receive "
         "QuickBooks' notifications; without them recent_changes catches up by CDC",
+    )
+
+
+async def _forwarding(settings: Settings, now: float) -> Check:
+    """QBO_EVENTS_FORWARD_URL: how many events wait for the CRM, and the last failure."""
+    from qb_mcp.store import outbox
+    from qb_mcp.webhooks.forward import shown_url
+
+    name = "events forwarding"
+    if not settings.events_forward_url:
+        return Check("OK", name, "off (set QBO_EVENTS_FORWARD_URL to push events to your CRM)")
+    where = shown_url(settings.events_forward_url)
+    if not settings.database_path.exists():
+        return Check("OK", name, f"to {where}; nothing stored yet")
+    try:
+        database = await open_database(settings.database_path)
+        try:
+            found = await outbox.status(database)
+        finally:
+            await database.close()
+    except (ConfigError, sqlite3.Error) as exc:
+        return Check("FIX", name, f"cannot read the outbox: {exc}")
+    failure = ""
+    if found.last_failure is not None and found.last_failure_at is not None:
+        ago = max(0, int(now - found.last_failure_at))
+        failure = (
+            f"; last failure {ago} s ago: {found.last_failure} (event {found.last_failed_event})"
+        )
+    if found.backlog == 0:
+        return Check("OK", name, f"to {where}; nothing waiting{failure}")
+    waiting = (
+        ""
+        if found.oldest_waiting_since is None
+        else (f", the oldest for {max(0, int(now - found.oldest_waiting_since))} s")
+    )
+    return Check(
+        "WARN",
+        name,
+        f"to {where}; {found.backlog} event(s) waiting{waiting}{failure}. They are sent by "
+        "`qb-mcp webhooks` or `qb-mcp serve` with this QBO_EVENTS_FORWARD_URL, once the CRM "
+        "answers 2xx",
     )
 
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 class QbMcpError(Exception):
     """Base class of every error qb-mcp raises deliberately."""
 
+    # What happened, the fix and what to call next, in the words a tool error carries (the
+    # explain engine's); set on errors raised through the Python API (`qb_mcp.Books`).
+    explanation: str | None = None
+
 
 class ConfigError(QbMcpError):
     """A missing or malformed setting; the message names the variable or flag."""

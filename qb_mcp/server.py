@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from qb_mcp.qbo.limiter import RealmLimiter
     from qb_mcp.store.db import Database
     from qb_mcp.store.events import StoredEvent
+    from qb_mcp.webhooks.catchup import CatchUp
 
 __all__ = ["AppState", "build_server", "run_serve"]
 
@@ -219,13 +220,15 @@ async def run_event_loops(
     catch_up_interval: float = 300.0,
 ) -> AsyncIterator[Callable[[list[StoredEvent]], Awaitable[None]]]:
     """Follow the event store (and, for a connected company, run the worker and periodic
-    catch-up) while the server runs; yields the `on_stored` callback for in-process sources."""
-    from qb_mcp.webhooks.catchup import CatchUp
+    catch-up; with QBO_EVENTS_FORWARD_URL, forward events to the CRM) while the server runs;
+    yields the `on_stored` callback for in-process sources."""
+    from qb_mcp.webhooks.forward import forwarder_for
     from qb_mcp.webhooks.worker import Worker
 
     follower = EventFollower(state.database, publisher, interval=poll_interval)
     await follower.start()
     worker = Worker(state.database, clock=state.clock)
+    forwarder = forwarder_for(state.settings, state.database, clock=state.clock)
 
     async def on_stored(events: list[StoredEvent]) -> None:
         for event in events:
@@ -233,6 +236,33 @@ async def run_event_loops(
                 state.directory_changed(event.entity)
         follower.wake()
         worker.wake()
+        if forwarder is not None:
+            forwarder.wake()
+
+    state.catch_up = served_catch_up(state, on_stored, interval=catch_up_interval)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(follower.run)
+        if state.source == "connection":
+            tasks.start_soon(worker.run)
+            tasks.start_soon(state.catch_up.run)
+        if forwarder is not None:
+            tasks.start_soon(forwarder.run)
+        try:
+            yield on_stored
+        finally:
+            tasks.cancel_scope.cancel()
+            state.catch_up = None
+
+
+def served_catch_up(
+    state: AppState,
+    on_stored: Callable[[list[StoredEvent]], Awaitable[None]] | None = None,
+    *,
+    interval: float = 300.0,
+) -> CatchUp:
+    """Change data capture of the served company, through its own client (`recent_changes`
+    with catch_up=true, and the periodic catch-up of a connected company)."""
+    from qb_mcp.webhooks.catchup import CatchUp
 
     @asynccontextmanager
     async def client_for(_realm_id: str) -> AsyncIterator[Any]:
@@ -244,24 +274,14 @@ async def run_event_loops(
             await state.qbo()
         return [state.realm_id] if state.realm_id is not None else []
 
-    state.catch_up = CatchUp(
+    return CatchUp(
         state.database,
         client_for,
         realms=served_realm,
-        interval=catch_up_interval,
+        interval=interval,
         clock=state.clock,
         on_stored=on_stored,
     )
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(follower.run)
-        if state.source == "connection":
-            tasks.start_soon(worker.run)
-            tasks.start_soon(state.catch_up.run)
-        try:
-            yield on_stored
-        finally:
-            tasks.cancel_scope.cancel()
-            state.catch_up = None
 
 
 @asynccontextmanager

@@ -88,6 +88,7 @@ def test_the_wheel_carries_prompts_schemas_and_migrations(wheel: Path) -> None:
     assert migrations and {f"qb_mcp/store/migrations/{m}" for m in migrations} <= names
     assert not [name for name in names if name.startswith(("prompts/", "tests/"))]
     assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
+    assert "qb_mcp/py.typed" in names  # the Python API is typed for its users (PEP 561)
 
 
 @pytest.fixture

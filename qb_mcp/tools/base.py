@@ -548,9 +548,31 @@ def _entry_point(
 async def run_tool(
     spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, Any]
 ) -> BaseModel | InputRequiredResult:
-    """Run one call of `spec`: validate, confirm a write if asked to, run, audit, and map every
-    failure to a ToolError. An `InputRequiredResult` is the confirmation question (modern era)."""
+    """Run one call of `spec` for an MCP client: `execute_tool`, with every failure mapped to
+    a ToolError. An `InputRequiredResult` is the confirmation question (modern era)."""
     state: AppState = ctx.request_context.lifespan_context
+    try:
+        return await execute_tool(spec, state, arguments, ctx, confirm=True)
+    except ToolError:
+        raise
+    except Exception as exc:
+        raise to_tool_error(exc, tool=spec.name, state=state) from exc
+
+
+async def execute_tool(
+    spec: ToolSpec,
+    state: AppState,
+    arguments: Mapping[str, Any] | BaseModel,
+    ctx: Context[Any, Any],
+    *,
+    confirm: bool,
+) -> BaseModel | InputRequiredResult:
+    """Validate, confirm a write if asked to (`confirm` and QBO_CONFIRM_WRITES), run, audit.
+
+    The one path of a tool call, for MCP clients (`run_tool`) and Python callers
+    (`qb_mcp.Books`) alike. Exceptions propagate as raised; invalid input becomes an
+    `InvalidArgumentError` naming each field, before anything is sent.
+    """
     calls = CallLog()
     token = _CURRENT_CALL.set(calls)
     try:
@@ -558,19 +580,17 @@ async def run_tool(
             args = spec.input_type().model_validate(arguments)
         except PydanticValidationError as exc:
             raise InvalidArgumentError(describe_validation(exc, spec.input_type())) from None
-        if not spec.read_only and state.settings.confirm_writes:
+        if confirm and not spec.read_only and state.settings.confirm_writes:
             question = await confirm_write(spec, state, ctx, args)
             if question is not None:
                 return question
         result = await spec.body(state, args, ctx)
         if not isinstance(result, spec.output_type()):
             raise TypeError(f"{spec.name} returned {type(result).__name__}")
-    except ToolError:
-        raise
-    except Exception as exc:
+    except Exception:
         if calls.writes:
             await _audit(spec, state, calls, None)
-        raise to_tool_error(exc, tool=spec.name, state=state) from exc
+        raise
     finally:
         _CURRENT_CALL.reset(token)
     if calls.writes:
@@ -704,6 +724,12 @@ def to_tool_error(exc: BaseException, *, tool: str, state: AppState | None = Non
     A bug (an exception qb-mcp did not raise on purpose) is logged with its traceback on stderr;
     the model gets the engine's generic text, which never repeats the exception's own words.
     """
+    return ToolError(failure_text(exc, tool=tool, state=state))
+
+
+def failure_text(exc: BaseException, *, tool: str, state: AppState | None = None) -> str:
+    """The explanation of a failed call (what `to_tool_error` says), remembered for
+    `explain_fault` with no argument; a bug is logged with its traceback."""
     from qb_mcp.bookkeeping.explain import explain_error, explanation_text
 
     if isinstance(exc, PydanticValidationError):
@@ -713,7 +739,7 @@ def to_tool_error(exc: BaseException, *, tool: str, state: AppState | None = Non
         log.error("tool %s failed: %s", tool, type(exc).__name__, exc_info=exc)
     if state is not None and not isinstance(exc, InvalidArgumentError):
         state.remember_fault(tool, explanation)
-    return ToolError(explanation_text(explanation))
+    return explanation_text(explanation)
 
 
 def describe_validation(exc: PydanticValidationError, model: type[BaseModel] | None = None) -> str:

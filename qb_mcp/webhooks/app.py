@@ -53,6 +53,7 @@ from qb_mcp.webhooks.signature import SIGNATURE_HEADER, verify
 
 if TYPE_CHECKING:
     from qb_mcp.webhooks.catchup import CatchUp
+    from qb_mcp.webhooks.forward import Forwarder
     from qb_mcp.webhooks.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -195,11 +196,13 @@ def webhook_app(
     verifier_token: str | None,
     worker: Worker | None = None,
     catchup: CatchUp | None = None,
+    forwarder: Forwarder | None = None,
     on_stored: OnStored | None = None,
     clock: Callable[[], float] = time.time,
     body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
-    """The standalone listener app; its lifespan runs the worker and the catch-up loop if given.
+    """The standalone listener app; its lifespan runs the worker, the catch-up loop and the
+    event forwarder if given.
 
     `body_timeout`: seconds a request body may take to arrive whole (`BodyDeadline`).
     """
@@ -207,6 +210,8 @@ def webhook_app(
     async def stored(events: list[StoredEvent]) -> None:
         if worker is not None:
             worker.wake()
+        if forwarder is not None:
+            forwarder.wake()
         if on_stored is not None:
             await on_stored(events)
 
@@ -221,6 +226,8 @@ def webhook_app(
                 tasks.start_soon(worker.run)
             if catchup is not None:
                 tasks.start_soon(catchup.run)
+            if forwarder is not None:
+                tasks.start_soon(forwarder.run)
             yield
             tasks.cancel_scope.cancel()
 
@@ -251,18 +258,27 @@ async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.sock
     import uvicorn
 
     from qb_mcp.store import open_database
+    from qb_mcp.webhooks.forward import forwarder_for, shown_url
     from qb_mcp.webhooks.worker import Worker
 
     async with contextlib.AsyncExitStack() as stack:
         database = await open_database(settings.database_path)
         stack.push_async_callback(database.close)
         catchup = await _catchup(settings, database, stack)
+        forwarder = forwarder_for(settings, database)
         app = webhook_app(
             database=database,
             verifier_token=settings.webhook_verifier_token,
             worker=Worker(database),
             catchup=catchup,
+            forwarder=forwarder,
         )
+        if forwarder is not None and settings.events_forward_url:
+            print(
+                f"events forwarded to {shown_url(settings.events_forward_url)}",
+                file=sys.stderr,
+                flush=True,
+            )
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(
             f"webhook listener at http://{host}:{args.port}{WEBHOOK_PATH} "

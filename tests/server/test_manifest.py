@@ -13,7 +13,12 @@ import pytest
 from qb_mcp.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"QBO_CLIENT_SECRET", "QBO_TOKEN_KEYS", "QBO_WEBHOOK_VERIFIER_TOKEN"}
+SECRETS = {
+    "QBO_CLIENT_SECRET",
+    "QBO_TOKEN_KEYS",
+    "QBO_WEBHOOK_VERIFIER_TOKEN",
+    "QBO_EVENTS_FORWARD_SECRET",
+}
 
 
 @pytest.fixture
