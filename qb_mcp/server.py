@@ -230,7 +230,10 @@ async def run_event_loops(
     worker = Worker(state.database, clock=state.clock)
     forwarder = forwarder_for(state.settings, state.database, clock=state.clock)
 
-    async def on_stored(_events: list[StoredEvent]) -> None:
+    async def on_stored(events: list[StoredEvent]) -> None:
+        for event in events:
+            if event.realm_id == state.realm_id:
+                state.directory_changed(event.entity)
         follower.wake()
         worker.wake()
         if forwarder is not None:
