@@ -21,6 +21,7 @@ import anyio
 
 from qb_mcp.config import Settings
 from qb_mcp.errors import QbMcpError
+from qb_mcp.money import CENT
 
 # Results print as JSON; lists longer than this are cut (the rest is counted).
 MAX_LIST_ITEMS = 3
@@ -206,7 +207,6 @@ MONEY_FIELDS = frozenset(
     {"amount", "applied", "balance", "open_balance", "remaining_balance", "total", "unapplied"}
     | {"unit_price", "total_amount", "credit"}
 )
-CENT = Decimal("0.01")
 
 
 def _money(value: Any) -> Any:

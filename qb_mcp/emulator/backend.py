@@ -8,7 +8,6 @@ SalesReceipt, Payment); request-body reading in fields.py and values.py; batch a
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ from qb_mcp.emulator import lists, names, sales
 from qb_mcp.emulator import values as v
 from qb_mcp.emulator.changes import ChangeEvent
 from qb_mcp.emulator.faults import QBOFault, unsupported_operation
-from qb_mcp.emulator.realms import Obj, Realm, Tx
+from qb_mcp.emulator.realms import Obj, Realm, Tx, clone
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ class Backend:
         found = realm.objects.get(name, {}).get(entity_id)
         if found is None:
             raise v.not_found(name, entity_id[:100])
-        return {name: copy.deepcopy(found)}
+        return {name: clone(found)}
 
     def company_info(self, realm_id: str) -> dict[str, Any]:
         """`{"CompanyInfo": {...}}`."""
@@ -149,7 +148,7 @@ class Backend:
         def rows_for(entity: str) -> list[Obj]:
             return list(realm.objects.get(entity, {}).values())
 
-        return query.execute(text, rows_for)
+        return query.execute(text, rows_for, in_id_order=realm.in_id_order)
 
     def report(
         self, realm_id: str, name: str, params: Mapping[str, str], now: str
@@ -184,7 +183,7 @@ class Backend:
         tx.stamp(name, invoice["Id"], "Update")
         tx.commit()
         self._announce(realm.realm_id, tx)
-        return {name: copy.deepcopy(invoice)}
+        return {name: clone(invoice)}
 
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""
@@ -258,7 +257,7 @@ class Backend:
         tx.put(name, obj)
         tx.stamp(name, obj["Id"], "Create")
         self._refresh(tx, name, None, obj)
-        return {name: copy.deepcopy(obj)}
+        return {name: clone(obj)}
 
     def _update(self, tx: Tx, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         props_spec, read_only = _FIELDS[name]
@@ -266,7 +265,7 @@ class Backend:
         sparse = body.get("sparse") is not None and v.boolean(body["sparse"], "sparse")
         props = f.parse(body, props_spec, read_only, name)
         if sparse:
-            base = copy.deepcopy(f.writable(old, props_spec))
+            base = clone(f.writable(old, props_spec))
             base.update(props)
             props = base
         obj = self._build(tx, name, props, {**body, "sparse": sparse}, old)
@@ -276,7 +275,7 @@ class Backend:
         tx.put(name, obj)
         tx.stamp(name, obj["Id"], "Update")
         self._refresh(tx, name, old, obj)
-        return {name: copy.deepcopy(obj)}
+        return {name: clone(obj)}
 
     def _delete(self, tx: Tx, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if name not in _TRANSACTIONS:
@@ -345,7 +344,7 @@ class Backend:
             obj["UnappliedAmt"] = sales.ZERO
         tx.stamp(name, old["Id"], "Void")
         self._refresh(tx, name, old, obj)
-        return {name: copy.deepcopy(obj)}
+        return {name: clone(obj)}
 
     def _current(self, tx: Tx, name: str, body: Mapping[str, Any]) -> Obj:
         """The object an update/delete/void addresses, with its SyncToken checked (5010)."""
@@ -386,9 +385,7 @@ class Backend:
 
     def _detach_payments(self, tx: Tx, invoice_id: str) -> None:
         """Voiding or deleting an invoice returns what payments applied to it as unapplied."""
-        for payment in list(tx.live("Payment")):
-            if not any(line["LinkedTxn"][0]["TxnId"] == invoice_id for line in payment["Line"]):
-                continue
+        for payment in tx.find("payment_invoice", invoice_id):
             mine = tx.for_update("Payment", payment["Id"])
             assert mine is not None
             mine["Line"] = [

@@ -66,6 +66,7 @@ from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
 
 if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.directory import Directory
     from qb_mcp.bookkeeping.explain import Explanation
     from qb_mcp.config import Settings
     from qb_mcp.emulator import Emulator
@@ -131,6 +132,8 @@ class AppState:
     catch_up: CatchUp | None = None
     # Set once a write went ahead unconfirmed because the client cannot elicit (logged once).
     told_no_elicitation: bool = False
+    # The local index of the company's customers and items (made with the client).
+    _directory: Directory | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def qbo(self) -> QBOClient:
@@ -143,6 +146,20 @@ class AppState:
                     self.company_name = self.company_name or connected.company_name
                     self.connected = connected
         return self.connected.client
+
+    async def directory(self) -> Directory:
+        """The local index of the company's customers and items (one per process)."""
+        from qb_mcp.bookkeeping.directory import Directory
+
+        client = await self.qbo()
+        if self._directory is None:
+            self._directory = Directory(client, self.database, clock=self.clock)
+        return self._directory
+
+    def directory_changed(self, entity: str) -> None:
+        """A customer or item changed (our write, a webhook): the next lookup asks CDC first."""
+        if self._directory is not None and entity in ("Customer", "Item"):
+            self._directory.mark_stale()
 
     @property
     def emulator(self) -> Emulator | None:
