@@ -141,8 +141,13 @@ def build(tx: Tx, name: str, props: dict[str, Any], old: Obj | None) -> Obj:
         raise v.required("Name")
     own_id = old["Id"] if old else None
     folded = title.strip().casefold()
-    for other in tx.live(name):
-        if other["Id"] != own_id and other["Name"].strip().casefold() == folded:
+    # These lists hold tens of entries: a scan of the committed ones is enough (a create adds
+    # one entry per unit of work, so no pending entry can clash).
+    for entry_id in list(tx.realm.objects.get(name, {})):
+        other = tx.get(name, entry_id)
+        if other is None or other["Id"] == own_id:
+            continue
+        if other["Name"].strip().casefold() == folded:
             raise duplicate_name(f"Another {name} is already using this name: {title[:100]}")
     common = {"Active": True, **props, "domain": "QBO", "sparse": False}
     if name == "Term":
