@@ -21,6 +21,13 @@ if TYPE_CHECKING:
         LineView,
         LinkView,
     )
+    from qb_mcp.bookkeeping.corrections import (
+        BalanceView,
+        DeleteResult,
+        DeleteTransactionInput,
+        VoidResult,
+        VoidTransactionInput,
+    )
     from qb_mcp.bookkeeping.customers import (
         AddressIn,
         BulkOutcome,
@@ -37,6 +44,10 @@ if TYPE_CHECKING:
         Explanation,
         IntuitError,
         RelatedFault,
+    )
+    from qb_mcp.bookkeeping.items import (
+        UpsertItemInput,
+        UpsertItemResult,
     )
     from qb_mcp.bookkeeping.payments import (
         AppliedView,
@@ -57,6 +68,16 @@ if TYPE_CHECKING:
         RunQueryInput,
         TransactionResult,
     )
+    from qb_mcp.bookkeeping.receipts import (
+        CreateSalesReceiptInput,
+        SalesReceiptView,
+    )
+    from qb_mcp.bookkeeping.reports import (
+        ReportInput,
+        ReportResult,
+        ReportRow,
+        ReportTotal,
+    )
     from qb_mcp.bookkeeping.sales import (
         ConvertEstimateInput,
         ConvertEstimateResult,
@@ -64,6 +85,10 @@ if TYPE_CHECKING:
         EstimateLineInput,
         EstimateView,
         InvoiceView,
+    )
+    from qb_mcp.bookkeeping.sending import (
+        SendInvoiceInput,
+        SendInvoiceResult,
     )
     from qb_mcp.books import (
         Books,
@@ -123,6 +148,11 @@ _MODULES = (
     "qb_mcp.bookkeeping.payments",
     "qb_mcp.bookkeeping.reads",
     "qb_mcp.bookkeeping.sales",
+    "qb_mcp.bookkeeping.corrections",
+    "qb_mcp.bookkeeping.items",
+    "qb_mcp.bookkeeping.receipts",
+    "qb_mcp.bookkeeping.reports",
+    "qb_mcp.bookkeeping.sending",
     "qb_mcp.books",
     "qb_mcp.config",
     "qb_mcp.errors",
@@ -136,6 +166,7 @@ __all__ = [
     "AppliedView",
     "AuthenticationError",
     "AuthorizationError",
+    "BalanceView",
     "Books",
     "BulkOutcome",
     "BusinessRuleError",
@@ -148,9 +179,12 @@ __all__ = [
     "ConvertEstimateInput",
     "ConvertEstimateResult",
     "CreateEstimateInput",
+    "CreateSalesReceiptInput",
     "CustomerContact",
     "CustomerMatchView",
     "CustomerView",
+    "DeleteResult",
+    "DeleteTransactionInput",
     "DuplicateNameError",
     "DuplicateRequestError",
     "EstimateLineInput",
@@ -189,7 +223,14 @@ __all__ = [
     "RecentFault",
     "RecordPaymentInput",
     "RelatedFault",
+    "ReportInput",
+    "ReportResult",
+    "ReportRow",
+    "ReportTotal",
     "RunQueryInput",
+    "SalesReceiptView",
+    "SendInvoiceInput",
+    "SendInvoiceResult",
     "ServerError",
     "Settings",
     "StaleObjectError",
@@ -201,7 +242,11 @@ __all__ = [
     "UpsertCustomerResult",
     "UpsertCustomersInput",
     "UpsertCustomersResult",
+    "UpsertItemInput",
+    "UpsertItemResult",
     "ValidationError",
+    "VoidResult",
+    "VoidTransactionInput",
     "__version__",
     "open_books",
     "open_books_sync",

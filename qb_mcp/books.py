@@ -45,6 +45,12 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
+from qb_mcp.bookkeeping.corrections import (
+    DeleteResult,
+    DeleteTransactionInput,
+    VoidResult,
+    VoidTransactionInput,
+)
 from qb_mcp.bookkeeping.customers import (
     CustomerContact,
     FindCustomerInput,
@@ -53,6 +59,7 @@ from qb_mcp.bookkeeping.customers import (
     UpsertCustomersInput,
     UpsertCustomersResult,
 )
+from qb_mcp.bookkeeping.items import UpsertItemInput, UpsertItemResult
 from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
 from qb_mcp.bookkeeping.reads import (
     FindItemsInput,
@@ -64,12 +71,15 @@ from qb_mcp.bookkeeping.reads import (
     RunQueryInput,
     TransactionResult,
 )
+from qb_mcp.bookkeeping.receipts import CreateSalesReceiptInput, SalesReceiptView
+from qb_mcp.bookkeeping.reports import ReportInput, ReportResult
 from qb_mcp.bookkeeping.sales import (
     ConvertEstimateInput,
     ConvertEstimateResult,
     CreateEstimateInput,
     EstimateView,
 )
+from qb_mcp.bookkeeping.sending import SendInvoiceInput, SendInvoiceResult
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, InvalidArgumentError, QbMcpError
 from qb_mcp.tools.events_models import Change, RecentChangesInput, RecentChangesResult
@@ -178,10 +188,16 @@ class ToolMethods:
     create_estimate = tool(CreateEstimateInput, EstimateView)
     convert_estimate = tool(ConvertEstimateInput, ConvertEstimateResult)
     record_payment = tool(RecordPaymentInput, PaymentResult)
+    create_sales_receipt = tool(CreateSalesReceiptInput, SalesReceiptView)
+    send_invoice = tool(SendInvoiceInput, SendInvoiceResult)
+    void_transaction = tool(VoidTransactionInput, VoidResult)
+    delete_transaction = tool(DeleteTransactionInput, DeleteResult)
+    upsert_item = tool(UpsertItemInput, UpsertItemResult)
     find_items = tool(FindItemsInput, FindItemsResult)
     list_open_invoices = tool(ListOpenInvoicesInput, OpenInvoicesResult)
     get_transaction = tool(GetTransactionInput, TransactionResult)
     query = tool(RunQueryInput, QueryResult)
+    report = tool(ReportInput, ReportResult)
     recent_changes = tool(RecentChangesInput, RecentChangesResult)
     explain_fault = tool(ExplainFaultInput, ExplainFaultOutput)
     connection_status = tool(ConnectionStatusInput, CompanyStatus)

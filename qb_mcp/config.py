@@ -108,6 +108,13 @@ class Settings:
     events_forward_secret: str | None = field(default=None, repr=False)
 
     @property
+    def serves_demo(self) -> bool:
+        """Whether the built-in demo company may stand in while no company is connected: only
+        when no environment was chosen, or the emulator was. An assistant must never invoice into
+        fake books believing them real (`serve` and `doctor` both follow this)."""
+        return self.environment == "emulator" or not self.environment_chosen
+
+    @property
     def database_path(self) -> Path:
         return self.home / "qb-mcp.sqlite3"
 

@@ -2,8 +2,8 @@
 
 It starts the emulator in process (a fresh demo company in a temporary QBO_HOME, so nothing of
 the user's is read or changed), connects `mcp.Client` to the server object, and calls the tools
-an assistant would: find -> upsert -> estimate -> convert -> pay -> a deliberate fault ->
-explain it. Every call and its result are printed to stdout; logs stay on stderr.
+an assistant would: find -> upsert -> estimate -> convert -> pay the wrong amount -> void it ->
+pay the right one -> aged receivables -> a deliberate fault -> explain it. Every call and its result are printed to stdout; logs stay on stderr.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import anyio
 
 from qb_mcp.config import Settings
 from qb_mcp.errors import QbMcpError
+from qb_mcp.money import CENT
 
 # Results print as JSON; lists longer than this are cut (the rest is counted).
 MAX_LIST_ITEMS = 3
@@ -113,16 +114,41 @@ async def walkthrough(settings: Settings, out: TextIO) -> None:
         )
         if twice["invoice"]["id"] != invoice["invoice"]["id"]:
             raise DemoError("converting twice made a second invoice")
-        await call(
-            "The customer pays in full",
+        total = invoice["invoice"]["balance"]
+        wrong = await call(
+            "A slip: the customer's check is recorded as 45.00, not the full amount",
             "record_payment",
             {
                 "customer_id": customer_id,
-                "amount": invoice["invoice"]["balance"],
+                "amount": "45.00",
                 "invoice_ids": [invoice["invoice"]["id"]],
                 "reference": "CHK-2041",
+                "method": "Check",
             },
         )
+        voided = await call(
+            "Correct it: void the wrong payment (the invoice is open again)",
+            "void_transaction",
+            {"kind": "payment", "id": wrong["payment_id"], "reason": "wrong amount"},
+        )
+        if [b["balance"] for b in voided["invoices"]] != [total]:
+            raise DemoError("voiding the payment did not reopen the invoice in full")
+        await call(
+            "Record the right payment",
+            "record_payment",
+            {
+                "customer_id": customer_id,
+                "amount": total,
+                "invoice_ids": [invoice["invoice"]["id"]],
+                "reference": "CHK-2041",
+                "method": "Check",
+            },
+        )
+        aged = await call(
+            "Who still owes money? Aged receivables", "report", {"name": "aged_receivables"}
+        )
+        if not any(t["group"] == "GrandTotal" for t in aged["totals"]):
+            raise DemoError("the aged receivables report has no total")
         show.step(
             "A deliberate mistake: query a field QuickBooks does not have",
             "query",
@@ -181,7 +207,6 @@ MONEY_FIELDS = frozenset(
     {"amount", "applied", "balance", "open_balance", "remaining_balance", "total", "unapplied"}
     | {"unit_price", "total_amount", "credit"}
 )
-CENT = Decimal("0.01")
 
 
 def _money(value: Any) -> Any:

@@ -75,11 +75,6 @@ def exit_code(checks: list[Check]) -> int:
     return 0 if all(check.status in ("OK", "INFO") for check in checks) else 1
 
 
-def demo_only(settings: Settings) -> bool:
-    """Whether `serve` would use the built-in demo company while nothing is connected."""
-    return settings.environment == "emulator" or not settings.environment_chosen
-
-
 async def diagnose(
     settings: Settings,
     *,
@@ -112,7 +107,7 @@ def _configuration(settings: Settings) -> Check:
     ):
         if not value:
             where = "from your app's Keys & credentials page at developer.intuit.com"
-            if demo_only(settings) and not _has_connections(settings):
+            if settings.serves_demo and not _has_connections(settings):
                 return Check(
                     "INFO",
                     name,
@@ -132,7 +127,7 @@ def _keys(settings: Settings) -> tuple[KeyRing | None, Check]:
         if settings.token_keys or path.exists():
             return None, Check("FIX", name, str(exc))
         return None, Check(
-            "INFO" if demo_only(settings) and not _has_connections(settings) else "WARN",
+            "INFO" if settings.serves_demo and not _has_connections(settings) else "WARN",
             name,
             f"no key yet; one would be generated at {path}. Better: set QBO_TOKEN_KEYS to a "
             "32-byte url-safe base64 key kept outside the data folder",
@@ -166,7 +161,7 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
     name = "database"
     path = settings.database_path
     if not path.exists():
-        if demo_only(settings):
+        if settings.serves_demo:
             return None, [
                 Check(
                     "INFO",
@@ -207,7 +202,7 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
     latest = migrations()[-1][0]
     checks.insert(0, Check("OK", name, f"{path} (schema {version} of {latest})"))
     checks.append(_pending_writes(pending))
-    if not rows and demo_only(settings):
+    if not rows and settings.serves_demo:
         checks.append(
             Check(
                 "INFO",

@@ -5,9 +5,9 @@ The lifespan opens the database and picks the company, once per process:
 2. else the only connected company (several: the user must choose with `QBO_REALM_ID`);
 3. else, when no company is connected, the built-in emulator's demo company, in process, with its
    state in `QBO_HOME/emulator-state.json` so the demo company keeps its changes across restarts;
-   but only while QBO_ENVIRONMENT is unset or `emulator` (`serves_demo`). With `production` or
-   `sandbox` chosen and nothing connected there, no company is served: every tool answers "no
-   company connected" (source "none"), so fake books are never taken for real ones.
+   but only while QBO_ENVIRONMENT is unset or `emulator` (`Settings.serves_demo`). With
+   `production` or `sandbox` chosen and nothing connected there, no company is served: every tool
+   answers "no company connected" (source "none"), so fake books are never taken for real ones.
 A connected company whose tokens the configured keys cannot read is refused at start, in one
 line. Which company is served is logged on stderr (stdout carries MCP messages only).
 
@@ -240,7 +240,10 @@ async def run_event_loops(
     worker = Worker(state.database, clock=state.clock)
     forwarder = forwarder_for(state.settings, state.database, clock=state.clock)
 
-    async def on_stored(_events: list[StoredEvent]) -> None:
+    async def on_stored(events: list[StoredEvent]) -> None:
+        for event in events:
+            if event.realm_id == state.realm_id:
+                state.directory_changed(event.entity)
         follower.wake()
         worker.wake()
         if forwarder is not None:
@@ -306,7 +309,7 @@ async def open_state(
     try:
         async with anyio.create_task_group() as tasks:
             row = None if emulator is not None else await choose_connection(settings, database)
-            if row is None and emulator is None and not serves_demo(settings):
+            if row is None and emulator is None and not settings.serves_demo:
                 state = AppState(
                     settings=settings,
                     database=database,
@@ -370,13 +373,6 @@ async def open_state(
                 tasks.cancel_scope.cancel()
     finally:
         await database.close()
-
-
-def serves_demo(settings: Settings) -> bool:
-    """Whether the demo company may stand in when no company is connected: only when no
-    environment was chosen, or the emulator was. An assistant must never invoice into fake books
-    believing them real."""
-    return settings.environment == "emulator" or not settings.environment_chosen
 
 
 async def _not_connected(settings: Settings) -> Connected:

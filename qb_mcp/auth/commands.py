@@ -150,22 +150,22 @@ def connection_dict(row: ConnectionRow, *, keyring: KeyRing | None, now: float) 
     }
 
 
+# What to do about each state `_health` names but OK, as the text of `auth status` says it.
+HEALTH_FIXES = {
+    "KEY MISSING": "its tokens cannot be read; restore the key in QBO_TOKEN_KEYS "
+    "(see `qb-mcp doctor`) or run `qb-mcp auth login`",
+    "NEEDS LOGIN": "run `qb-mcp auth login`",
+    "EXPIRED": "run `qb-mcp auth login`",
+    "EXPIRES SOON": "run `qb-mcp auth login` before the refresh token expiry below",
+}
+
+
 def format_connection(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> str:
     """A few lines about one connection: health, expiries, key."""
     name = row.company_name or "(name unknown)"
-    if not _key_usable(row, keyring):
-        health = (
-            "KEY MISSING: its tokens cannot be read; restore the key in QBO_TOKEN_KEYS "
-            "(see `qb-mcp doctor`) or run `qb-mcp auth login`"
-        )
-    elif row.needs_reauth:
-        health = "NEEDS LOGIN: run `qb-mcp auth login`"
-    elif refresh_deadline(row) <= now:
-        health = "EXPIRED: run `qb-mcp auth login`"
-    elif refresh_deadline(row) - now < WARN_WITHIN_SECONDS:
-        health = "EXPIRES SOON: run `qb-mcp auth login` before the refresh token expiry below"
-    else:
-        health = "OK"
+    health = _health(row, keyring=keyring, now=now)
+    if health in HEALTH_FIXES:
+        health = f"{health}: {HEALTH_FIXES[health]}"
     if keyring is None:
         key = f"{row.key_id} (no key configured)"
     elif keyring.has_key(row.key_id):

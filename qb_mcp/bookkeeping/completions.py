@@ -33,7 +33,7 @@ def ranked(values: Iterable[str], prefix: str) -> list[str]:
 
 async def _rows(client: QBOClient, query: Query) -> list[dict[str, Any]]:
     answer = await client.query(query.limit(ROWS))
-    rows: Any = next((v for k, v in answer.items() if k == query.entity), [])
+    rows: Any = answer.get(query.entity, [])
     return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
 

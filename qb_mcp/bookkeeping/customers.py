@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
+import anyio.to_thread
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping import matching
@@ -54,6 +55,7 @@ from qb_mcp.bookkeeping.common import (
     take,
     text,
 )
+from qb_mcp.bookkeeping.directory import Directory
 from qb_mcp.bookkeeping.explain import tool_error_text
 from qb_mcp.errors import (
     DuplicateNameError,
@@ -72,6 +74,7 @@ from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
 MAX_SCAN = 20_000  # customers read per Active state to match CRM ids, emails and phones
 PHONE_SCAN = 5_000  # customers read per Active state when find_customer searches by phone
 MAX_MATCHES = 50
+RANK_INLINE = 2_000  # candidates scored on the event loop; more go to a worker thread
 MAX_CONTACTS = 5_000
 _CRM_MARKER = re.compile(r"\[crm:([^\]\s]{1,64})\]")
 _CRM_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,63}$"
@@ -185,7 +188,9 @@ class FindCustomerInput(InputModel):
         if "@" in text:
             return "email"
         digits = sum(ch.isdigit() for ch in text)
-        if digits >= 7 and all(ch.isdigit() or ch in " +-().x/" for ch in text.lower()):
+        if digits >= matching.MIN_PHONE_DIGITS and all(
+            ch.isdigit() or ch in " +-().x/" for ch in text.lower()
+        ):
             return "phone"
         return "name"
 
@@ -210,8 +215,14 @@ class FindCustomerResult(BaseModel):
     searched: str = Field(description="how the candidates were gathered (QuickBooks' limits)")
 
 
-async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCustomerResult:
-    """Ranked customers matching an id, name, email, phone or company."""
+async def find_customer(
+    client: QBOClient, params: FindCustomerInput, *, directory: Directory | None = None
+) -> FindCustomerResult:
+    """Ranked customers matching an id, name, email, phone or company.
+
+    With the company's `directory` (the local index), a search costs at most one QuickBooks
+    request (CDC) and covers every customer; without it, targeted queries and bounded reads.
+    """
     if params.customer_id is not None:
         found = await get_or_none(client, "Customer", params.customer_id)
         matches = (
@@ -221,6 +232,8 @@ async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCus
         )
         return FindCustomerResult(matches=matches, searched=f"read customer {params.customer_id}")
     search = params.search()
+    if directory is not None:
+        return await _find_in(directory, search, params)
     candidates: dict[str, dict[str, Any]] = {}
     how: list[str] = []
     if params.query_field() is not None:
@@ -272,6 +285,34 @@ async def find_customer(client: QBOClient, params: FindCustomerInput) -> FindCus
             for m in ranked
         ],
         searched="; ".join(how),
+    )
+
+
+async def _find_in(
+    directory: Directory, search: matching.CustomerSearch, params: FindCustomerInput
+) -> FindCustomerResult:
+    await directory.fresh()
+    pool = [
+        c
+        for c in directory.customer_candidates(search)
+        if params.include_inactive or c.get("Active") is not False
+    ]
+    if len(pool) > RANK_INLINE:
+        # A short word can make most of a large company a candidate: score it off the loop.
+        ranked = await anyio.to_thread.run_sync(
+            lambda: matching.rank_customers(pool, search, limit=params.limit)
+        )
+    else:
+        ranked = matching.rank_customers(pool, search, limit=params.limit)
+    known = directory.freshness()
+    return FindCustomerResult(
+        matches=[
+            CustomerMatchView(**_view_fields(m.customer), score=m.score, reasons=list(m.reasons))
+            for m in ranked
+        ],
+        searched=(f"query read as a {params.query_field()}; " if params.query_field() else "")
+        + f"every customer ({known.customers}) in the local index, names, emails and phones "
+        f"folded; as of {known.age_seconds or 0:.0f} s ago",
     )
 
 
@@ -420,22 +461,116 @@ class _Plan(BaseModel):
     message: str = ""
 
 
-def plan_upsert(contact: CustomerContact, customers: Sequence[Mapping[str, Any]]) -> _Plan:
+class CustomerLookup:
+    """Customers indexed once by what an upsert matches on, so each contact costs its hits.
+
+    Every customer's strings are normalised once, here; each lookup answers exactly what testing
+    every customer would (`matching.email_matches`, `phone_matches`, `display_name_matches`, the
+    6240 fold), in the customers' order. Pure CPU, no I/O: safe to build off the event loop.
+    """
+
+    def __init__(self, customers: Sequence[Mapping[str, Any]]) -> None:
+        self.customers = list(customers)
+        self._crm: dict[str, list[int]] = {}
+        self._email: dict[str, list[int]] = {}
+        self._digits: dict[str, list[int]] = {}
+        self._trimmed: dict[str, list[int]] = {}
+        self._phones: list[list[matching.Phone]] = []
+        self._display: dict[str, list[int]] = {}
+        self._folded: dict[str, list[int]] = {}
+        for at, customer in enumerate(self.customers):
+            crm = crm_id_of(customer)
+            if crm is not None:
+                self._crm.setdefault(crm, []).append(at)
+            for email in dict.fromkeys(matching.customer_emails(customer)):
+                self._email.setdefault(email, []).append(at)
+            phones = [phone for _, phone in matching.customer_phones(customer)]
+            self._phones.append(phones)
+            for phone in phones:
+                digits, trimmed = matching.phone_keys(phone)
+                _add(self._digits, digits, at)
+                for key in trimmed:
+                    _add(self._trimmed, key, at)
+            shown = customer.get("DisplayName")
+            display = matching.normalise_name(_field_text(shown))
+            if display:
+                self._display.setdefault(display, []).append(at)
+            if isinstance(shown, str):
+                self._folded.setdefault(shown.strip().casefold(), []).append(at)
+
+    def _rows(self, positions: Iterable[int]) -> list[Mapping[str, Any]]:
+        return [self.customers[at] for at in sorted(set(positions))]
+
+    def by_crm_id(self, crm_id: str) -> list[Mapping[str, Any]]:
+        """Customers whose Notes carry `[crm:crm_id]`."""
+        return self._rows(self._crm.get(crm_id, ()))
+
+    def by_email(self, email: str) -> list[Mapping[str, Any]]:
+        """Customers with `email` among their addresses."""
+        wanted = matching.normalise_email(email)
+        return self._rows(self._email.get(wanted, ())) if wanted else []
+
+    def by_phone(self, phone: str) -> list[Mapping[str, Any]]:
+        """Customers with a number that is exactly `phone` (not a mere suffix match)."""
+        wanted = matching.normalise_phone(phone)
+        if wanted is None:
+            return []
+        digits, trimmed = matching.phone_keys(wanted)
+        near = [*self._digits.get(digits, ()), *self._trimmed.get(digits, ())]
+        for key in trimmed:
+            near += self._digits.get(key, ())
+        return self._rows(
+            at
+            for at in near
+            if any(matching.phone_match(wanted, p) == "exact" for p in self._phones[at])
+        )
+
+    def by_display_name(self, name: str) -> list[Mapping[str, Any]]:
+        """Customers whose DisplayName folds (accents, case, punctuation) to `name`'s."""
+        wanted = matching.normalise_name(name)
+        return self._rows(self._display.get(wanted, ())) if wanted else []
+
+    def name_taken(self, name: str, *, skip: str | None) -> Mapping[str, Any] | None:
+        """The first customer other than `skip` holding DisplayName `name` as QuickBooks folds it."""
+        for at in self._folded.get(name.strip().casefold(), ()):
+            if str(self.customers[at].get("Id")) != skip:
+                return self.customers[at]
+        return None
+
+
+def _add(index: dict[str, list[int]], key: str, at: int) -> None:
+    positions = index.setdefault(key, [])
+    if not positions or positions[-1] != at:
+        positions.append(at)
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def plan_upsert(
+    contact: CustomerContact, customers: Sequence[Mapping[str, Any]] | CustomerLookup
+) -> _Plan:
     """What an upsert of `contact` would do against `customers` (no I/O)."""
-    steps: list[tuple[MatchedOn, Callable[[Mapping[str, Any]], bool]]] = []
+    lookup = customers if isinstance(customers, CustomerLookup) else CustomerLookup(customers)
+    steps: list[tuple[MatchedOn, Callable[[], list[Mapping[str, Any]]]]] = []
     if contact.crm_id:
         crm = contact.crm_id
-        steps.append(("crm_id", lambda c: crm_id_of(c) == crm))
+        steps.append(("crm_id", lambda: lookup.by_crm_id(crm)))
     if contact.email:
         email = contact.email
-        steps.append(("email", lambda c: matching.email_matches(c, email)))
+        steps.append(("email", lambda: lookup.by_email(email)))
     if contact.phone:
         phone = contact.phone
-        steps.append(("phone", lambda c: matching.phone_matches(c, phone)))
+        steps.append(("phone", lambda: lookup.by_phone(phone)))
     wanted = contact.wanted_display_name()
-    steps.append(("display_name", lambda c: matching.display_name_matches(c, wanted)))
-    for how, test in steps:
-        hits = [dict(c) for c in customers if test(c)]
+    steps.append(("display_name", lambda: lookup.by_display_name(wanted)))
+    for how, found in steps:
+        hits = [dict(c) for c in found()]
         if how != "crm_id" and contact.crm_id:
             others = [c for c in hits if crm_id_of(c) not in (None, contact.crm_id)]
             hits = [c for c in hits if c not in others]
@@ -451,7 +586,7 @@ def plan_upsert(contact: CustomerContact, customers: Sequence[Mapping[str, Any]]
                     "display_name, email and phone",
                 )
         if len(hits) == 1:
-            return _plan_update(contact, hits[0], how, customers)
+            return _plan_update(contact, hits[0], how, lookup)
         if len(hits) > 1:
             return _Plan(
                 outcome="ambiguous",
@@ -461,7 +596,7 @@ def plan_upsert(contact: CustomerContact, customers: Sequence[Mapping[str, Any]]
                 f"{listed(hits)}; nothing was written. Give the contact's crm_id, or make the "
                 "QuickBooks customers distinct, then upsert again",
             )
-    taken = _name_taken(wanted, customers, skip=None)
+    taken = lookup.name_taken(wanted, skip=None)
     if taken is not None:  # pragma: no cover - the display-name step matches it first
         return _conflict(wanted, taken)
     return _Plan(outcome="create", changes=contact.create_body())
@@ -471,11 +606,11 @@ def _plan_update(
     contact: CustomerContact,
     current: dict[str, Any],
     how: MatchedOn,
-    customers: Sequence[Mapping[str, Any]],
+    lookup: CustomerLookup,
 ) -> _Plan:
     changes: dict[str, Any] = {}
     if contact.display_name and current.get("DisplayName") != contact.display_name:
-        taken = _name_taken(contact.display_name, customers, skip=str(current.get("Id")))
+        taken = lookup.name_taken(contact.display_name, skip=str(current.get("Id")))
         if taken is not None:
             return _conflict(contact.display_name, taken)
         changes["DisplayName"] = contact.display_name
@@ -529,21 +664,6 @@ def _crm_ids(customers: Sequence[Mapping[str, Any]]) -> str:
     """The CRM ids in these customers' Notes markers, quoted as QuickBooks' data."""
     ids = sorted({str(crm_id_of(c)) for c in customers})
     return ", ".join(quoted(crm_id, label="CRM id in QuickBooks Notes") for crm_id in ids)
-
-
-def _name_taken(
-    name: str, customers: Sequence[Mapping[str, Any]], *, skip: str | None
-) -> Mapping[str, Any] | None:
-    wanted = name.strip().casefold()
-    for customer in customers:
-        shown = customer.get("DisplayName")
-        if (
-            str(customer.get("Id")) != skip
-            and isinstance(shown, str)
-            and shown.strip().casefold() == wanted
-        ):
-            return customer
-    return None
 
 
 def duplicate_name_text(name: str, holders: Sequence[Mapping[str, Any]]) -> str:
@@ -761,13 +881,18 @@ async def upsert_customers(
     *,
     progress: Progress | None = None,
     sections: IntentSections | None = None,
+    directory: Directory | None = None,
 ) -> UpsertCustomersResult:
-    """Match every contact first, then create/update through batch (30 a request)."""
+    """Match every contact first, then create/update through batch (30 a request).
+
+    With the company's `directory` (the local index), the customers are matched from it after
+    one CDC request instead of being read page by page; what is written is noted in it.
+    """
     intent = Intent.of(
         client.realm_id, "upsert_customers", params.model_dump(mode="json"), group=CUSTOMER_WRITES
     )
     async with (sections or sections_for(None)).hold(intent) as section:
-        result = await _upsert_many(client, params, progress)
+        result = await _upsert_many(client, params, progress, directory)
         if result.counts["failed"] == 0 and result.counts["ambiguous"] == 0:
             # Every contact's customer is there as asked: an earlier, interrupted run's batches
             # are settled (their answers cannot be rebuilt, so none is kept).
@@ -776,16 +901,87 @@ async def upsert_customers(
 
 
 async def _upsert_many(
-    client: QBOClient, params: UpsertCustomersInput, progress: Progress | None
+    client: QBOClient,
+    params: UpsertCustomersInput,
+    progress: Progress | None,
+    directory: Directory | None,
 ) -> UpsertCustomersResult:
     contacts = params.contacts
     total = len(contacts)
-    customers, complete = await load_customers(client)
-    outcomes: list[BulkOutcome | None] = [None] * total
+    if directory is not None:
+        await directory.fresh()
+        customers, complete = directory.customers(), True
+    else:
+        customers, complete = await load_customers(client)
+    # Matching a first sync is seconds of CPU: in a worker thread, so the server keeps answering
+    # other calls meanwhile (the planning is pure: no I/O, nothing shared with the loop).
+    outcomes, writes = await anyio.to_thread.run_sync(_plan_contacts, contacts, customers)
+    done = total - len(writes)
+    await _report(progress, done, total, f"matched {total} contacts; {len(writes)} to write")
+    lock = asyncio.Lock()
+    written: list[dict[str, Any]] = []
+
+    async def run_chunk(chunk: list[tuple[int, BatchOp, _Plan]]) -> None:
+        nonlocal done
+        results = await client.batch([op for _, op, _ in chunk])
+        for (index, op, plan), result in zip(chunk, results, strict=True):
+            base = BulkOutcome(index=index, outcome="failed", crm_id=contacts[index].crm_id)
+            outcome: BulkOutcomeName = "created" if op.operation == "create" else "updated"
+            if result.ok and result.entity:
+                outcomes[index] = _done(base, outcome, plan, result.entity)
+                written.append(result.entity)
+                continue
+            error = result.error
+            if isinstance(error, StaleObjectError) and plan.customer is not None:
+                # A list query can hand out a stale SyncToken: the client re-reads and re-applies
+                # only if nobody changed the same fields.
+                try:
+                    saved = await client.update(
+                        "Customer", str(plan.customer["Id"]), plan.changes, expected=plan.customer
+                    )
+                    outcomes[index] = _done(base, "updated", plan, saved)
+                    written.append(saved)
+                    continue
+                except (QbMcpError, QBOError) as retry_error:
+                    error = retry_error  # type: ignore[assignment]
+            if isinstance(error, DuplicateNameError):
+                error = await explain_duplicate(client, error, plan.changes.get("DisplayName"))
+            outcomes[index] = base.model_copy(
+                update={
+                    "matched_on": plan.matched_on,
+                    "customer_id": str(plan.customer["Id"]) if plan.customer else None,
+                    "message": _failure_text(error),
+                }
+            )
+        async with lock:
+            done += len(chunk)
+            await _report(progress, done, total, f"wrote {done} of {total} contacts")
+
+    chunks = [writes[i : i + BATCH_LIMIT] for i in range(0, len(writes), BATCH_LIMIT)]
+    # Chunks run concurrently; the client's per-realm limiter keeps them within QuickBooks'
+    # limits (10 in flight, 40 batch requests a minute).
+    await asyncio.gather(*(run_chunk(chunk) for chunk in chunks))
+    if directory is not None and written:
+        await directory.remember("Customer", written)
+    final = [o for o in outcomes if o is not None]
+    assert len(final) == total
+    counts = {name: 0 for name in ("created", "updated", "unchanged", "ambiguous", "failed")}
+    for outcome in final:
+        counts[outcome.outcome] += 1
+    return UpsertCustomersResult(outcomes=final, counts=counts, complete_scan=complete)
+
+
+def _plan_contacts(
+    contacts: Sequence[CustomerContact], customers: Sequence[Mapping[str, Any]]
+) -> tuple[list[BulkOutcome | None], list[tuple[int, BatchOp, _Plan]]]:
+    """Every contact's plan against one index of the customers: outcomes decided without a
+    write, and the writes to send (linear in contacts + customers)."""
+    lookup = CustomerLookup(customers)
+    outcomes: list[BulkOutcome | None] = [None] * len(contacts)
     writes: list[tuple[int, BatchOp, _Plan]] = []
     claimed: dict[str, int] = {}
     for index, contact in enumerate(contacts):
-        plan = plan_upsert(contact, customers)
+        plan = plan_upsert(contact, lookup)
         base = BulkOutcome(index=index, outcome="failed", crm_id=contact.crm_id)
         claims = _claims(contact, plan)
         clash = next((c for c in claims if c in claimed), None)
@@ -823,54 +1019,7 @@ async def _upsert_many(
                 sync_token=str(plan.customer.get("SyncToken", "0")),
             )
             writes.append((index, op, plan))
-    done = total - len(writes)
-    await _report(progress, done, total, f"matched {total} contacts; {len(writes)} to write")
-    lock = asyncio.Lock()
-
-    async def run_chunk(chunk: list[tuple[int, BatchOp, _Plan]]) -> None:
-        nonlocal done
-        results = await client.batch([op for _, op, _ in chunk])
-        for (index, op, plan), result in zip(chunk, results, strict=True):
-            base = BulkOutcome(index=index, outcome="failed", crm_id=contacts[index].crm_id)
-            outcome: BulkOutcomeName = "created" if op.operation == "create" else "updated"
-            if result.ok and result.entity:
-                outcomes[index] = _done(base, outcome, plan, result.entity)
-                continue
-            error = result.error
-            if isinstance(error, StaleObjectError) and plan.customer is not None:
-                # A list query can hand out a stale SyncToken: the client re-reads and re-applies
-                # only if nobody changed the same fields.
-                try:
-                    saved = await client.update(
-                        "Customer", str(plan.customer["Id"]), plan.changes, expected=plan.customer
-                    )
-                    outcomes[index] = _done(base, "updated", plan, saved)
-                    continue
-                except (QbMcpError, QBOError) as retry_error:
-                    error = retry_error  # type: ignore[assignment]
-            if isinstance(error, DuplicateNameError):
-                error = await explain_duplicate(client, error, plan.changes.get("DisplayName"))
-            outcomes[index] = base.model_copy(
-                update={
-                    "matched_on": plan.matched_on,
-                    "customer_id": str(plan.customer["Id"]) if plan.customer else None,
-                    "message": _failure_text(error),
-                }
-            )
-        async with lock:
-            done += len(chunk)
-            await _report(progress, done, total, f"wrote {done} of {total} contacts")
-
-    chunks = [writes[i : i + BATCH_LIMIT] for i in range(0, len(writes), BATCH_LIMIT)]
-    # Chunks run concurrently; the client's per-realm limiter keeps them within QuickBooks'
-    # limits (10 in flight, 40 batch requests a minute).
-    await asyncio.gather(*(run_chunk(chunk) for chunk in chunks))
-    final = [o for o in outcomes if o is not None]
-    assert len(final) == total
-    counts = {name: 0 for name in ("created", "updated", "unchanged", "ambiguous", "failed")}
-    for outcome in final:
-        counts[outcome.outcome] += 1
-    return UpsertCustomersResult(outcomes=final, counts=counts, complete_scan=complete)
+    return outcomes, writes
 
 
 def _claims(contact: CustomerContact, plan: _Plan) -> list[str]:

@@ -429,9 +429,8 @@ _TID = re.compile(
 _VALID_TID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Token-looking text beyond what `faults.scrub` catches: JWTs, and long unbroken runs of
-# base64-ish characters mixing letters and digits (Intuit refresh tokens are ~50 of them).
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?")
+# Token-looking text beyond what `faults.scrub` catches (it already takes JWTs): long unbroken
+# runs of base64-ish characters mixing letters and digits (Intuit refresh tokens are ~50 of them).
 _LONG_SECRET = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~]{40,}(?![A-Za-z0-9+/=_.~-])")
 # Where a fault body starts inside a longer text (SDK exceptions and logs wrap the body).
 _BODY_START = re.compile(
@@ -1059,7 +1058,6 @@ def _clean(text: str, limit: int = MAX_FIELD_CHARS) -> str:
     """Text from outside: control characters gone, token-like strings redacted, length capped."""
     text = _CONTROL.sub(" ", text).replace("\r", " ")
     text = faults.scrub(text)
-    text = _JWT.sub("[redacted]", text)
     text = _LONG_SECRET.sub(_redact_long, text)
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "…"

@@ -169,6 +169,14 @@ def phone_match(a: str | Phone | None, b: str | Phone | None) -> str | None:
     return None
 
 
+def phone_keys(phone: Phone) -> tuple[str, tuple[str, ...]]:
+    """Lookup keys for a stored number: its comparable digits, and those digits less 1 to 3
+    leading ones. Any number `phone_match` calls "exact" against it has comparable digits equal
+    to one of these, or has the stored digits among its own trimmed ones (`phone_keys` of it)."""
+    digits = _comparable(phone)
+    return digits, tuple(digits[k:] for k in (1, 2, 3) if len(digits) - k >= MIN_PHONE_DIGITS)
+
+
 def _comparable(phone: Phone) -> str:
     # A national trunk prefix 0 (UK 020..., DE 030...) is not part of the number abroad.
     if not phone.international and phone.digits.startswith("0"):

@@ -4,8 +4,8 @@ Choices where the brief is silent:
 - Invoices are named by `invoice_ids` and/or `invoice_doc_numbers`; the amount is applied to them
   in the order given, each paid up to its open balance before the next. Without invoices, the
   customer's open invoices are paid oldest first (DueDate, then TxnDate, then Id).
-- The payment method is written into PrivateNote (`Method: Check`): QuickBooks' PaymentMethod
-  list (PaymentMethodRef) is not reachable through the client or the emulator yet.
+- The payment method is found by name in the company's PaymentMethod list (`terms.py`; case and
+  spacing ignored) and sent as PaymentMethodRef; an unknown name is refused, listing the methods.
 - Retries. Each payment carries a marker in PrivateNote, `[qb-mcp:pay:<hash>]`, the hash of the
   call's resolved arguments (customer, amount, date, invoices asked for or "oldest", method,
   reference, leave_credit, idempotency_key). Before writing, the customer's payments of that
@@ -57,6 +57,7 @@ from qb_mcp.bookkeeping.common import (
     transaction_label,
 )
 from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.terms import payment_method
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
@@ -94,7 +95,7 @@ class RecordPaymentInput(InputModel):
         default=None, description="payment date; default: today in US Pacific time, QuickBooks' day"
     )
     method: Line1 | None = Field(
-        default=None, max_length=31, description="e.g. Check, Cash, Credit Card (kept in the memo)"
+        default=None, max_length=31, description="payment method name, e.g. Check, Cash, Visa"
     )
     reference: Line1 | None = Field(
         default=None, max_length=21, description="check or transfer number (PaymentRefNum)"
@@ -146,6 +147,7 @@ class PaymentResult(BaseModel):
     applied: list[AppliedView]
     unapplied: Decimal = Field(description="left on the customer as credit")
     reference: str | None = None
+    method: str | None = Field(default=None, description="payment method, as QuickBooks names it")
     already_recorded: bool = Field(description="True when a retried call found the payment")
 
 
@@ -202,6 +204,7 @@ async def _record(
     if existing is not None:
         await section.found("Payment", answer_text("Payment", existing))
         return await _result(client, existing, already=True)
+    method = await payment_method(client, params.method) if params.method else None
     for invoice in named:
         _check_payable(invoice, customer_id, customer)
     invoices = named or await _oldest_open(client, customer_id)
@@ -227,9 +230,7 @@ async def _record(
                 }
             )
             left -= applied
-    note = " | ".join(
-        p for p in (params.memo, f"Method: {params.method}" if params.method else None, marker) if p
-    )
+    note = " | ".join(p for p in (params.memo, marker) if p)
     body: dict[str, Any] = {
         "CustomerRef": {"value": customer_id},
         "TotalAmt": params.amount,
@@ -239,9 +240,11 @@ async def _record(
     }
     if params.reference:
         body["PaymentRefNum"] = params.reference
+    if method is not None:
+        body["PaymentMethodRef"] = {"value": method["value"]}
     created = await client.create("Payment", body)
     await section.written("Payment")
-    return await _result(client, created, already=False)
+    return await _result(client, created, already=False, method=method["name"] if method else None)
 
 
 def _check_payable(
@@ -327,7 +330,9 @@ async def _find_marked(
     return None
 
 
-async def _result(client: QBOClient, payment: Mapping[str, Any], *, already: bool) -> PaymentResult:
+async def _result(
+    client: QBOClient, payment: Mapping[str, Any], *, already: bool, method: str | None = None
+) -> PaymentResult:
     applied: list[AppliedView] = []
     lines = payment.get("Line")
     for line in lines if isinstance(lines, list) else []:
@@ -353,5 +358,6 @@ async def _result(client: QBOClient, payment: Mapping[str, Any], *, already: boo
         applied=applied,
         unapplied=amount_of(payment.get("UnappliedAmt")),
         reference=text(payment.get("PaymentRefNum")),
+        method=method or ref_name(payment, "PaymentMethodRef"),
         already_recorded=already,
     )

@@ -40,10 +40,12 @@ from qb_mcp.bookkeeping.common import (
     ref_name,
     ref_value,
     resolve_customer,
+    take,
     text,
 )
 from qb_mcp.bookkeeping.customers import customer_view
 from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.directory import Directory, like
 from qb_mcp.bookkeeping.sales import (
     EstimateView,
     InvoiceView,
@@ -110,11 +112,25 @@ def item_view(item: Mapping[str, Any]) -> ItemView:
     )
 
 
-async def find_items(client: QBOClient, params: FindItemsInput) -> FindItemsResult:
-    """Items whose name contains `name` (all items when omitted), by name."""
+async def find_items(
+    client: QBOClient, params: FindItemsInput, *, directory: Directory | None = None
+) -> FindItemsResult:
+    """Items whose name contains `name` (all items when omitted), by name.
+
+    With the company's `directory` (the local index): at most one request (CDC), every item.
+    """
     states = (True, False) if params.include_inactive else (True,)
     found: list[dict[str, Any]] = []
-    for active in states:
+    if directory is not None:
+        await directory.fresh()
+        found = [
+            item
+            for item in directory.items()
+            if (item.get("Active") is not False) in states
+            and (not params.name or like(item.get("Name"), params.name))
+            and (not params.type or str(item.get("Type", "")).casefold() == params.type.casefold())
+        ]
+    for active in states if directory is None else ():
         query = Query.select("Item").where("Active", "=", active)
         if params.name:
             query = query.where("Name", "LIKE", f"%{params.name}%")
@@ -191,10 +207,11 @@ async def list_open_invoices(
         else:
             customer = await _any_customer(client, params.customer_id)
         query = query.where("CustomerRef", "=", str(customer["Id"]))
-    rows: list[OpenInvoiceView] = []
-    async for row in client.query_all(query.order_by("DueDate")):
-        if len(rows) >= MAX_OPEN_SCAN:
-            break
+    # Only what decides the order and the filters is read from each row; the views are built
+    # for the rows returned. `take` asks for no page beyond the cap.
+    far = "9999-12-31"
+    open_rows: list[tuple[str, str, int, int, Decimal, dict[str, Any]]] = []
+    async for row in take(client.query_all(query.order_by("DueDate")), MAX_OPEN_SCAN):
         balance = amount_of(row.get("Balance"))
         if balance <= 0 or is_voided(row):
             continue
@@ -202,29 +219,37 @@ async def list_open_invoices(
         late = (today - due).days if due is not None and due < today else 0
         if params.overdue_only and late == 0:
             continue
-        rows.append(
-            OpenInvoiceView(
-                id=str(row.get("Id", "")),
-                doc_number=text(row.get("DocNumber")),
-                customer_id=ref_value(row, "CustomerRef"),
-                customer_name=ref_name(row, "CustomerRef"),
-                txn_date=text(row.get("TxnDate")),
-                due_date=text(row.get("DueDate")),
-                total=amount_of(row.get("TotalAmt")),
-                balance=balance,
-                overdue=late > 0,
-                days_overdue=late,
+        entity_id = str(row.get("Id", ""))
+        open_rows.append(
+            (
+                text(row.get("DueDate")) or far,
+                text(row.get("TxnDate")) or far,
+                int(entity_id) if entity_id.isdigit() else 0,
+                late,
+                balance,
+                row,
             )
         )
-    far = "9999-12-31"
-    rows.sort(
-        key=lambda r: (r.due_date or far, r.txn_date or far, int(r.id) if r.id.isdigit() else 0)
-    )
-    listed = rows[: params.limit]
+    open_rows.sort(key=lambda r: r[:3])
+    listed = [
+        OpenInvoiceView(
+            id=str(row.get("Id", "")),
+            doc_number=text(row.get("DocNumber")),
+            customer_id=ref_value(row, "CustomerRef"),
+            customer_name=ref_name(row, "CustomerRef"),
+            txn_date=text(row.get("TxnDate")),
+            due_date=text(row.get("DueDate")),
+            total=amount_of(row.get("TotalAmt")),
+            balance=balance,
+            overdue=late > 0,
+            days_overdue=late,
+        )
+        for _, _, _, late, balance, row in open_rows[: params.limit]
+    ]
     return OpenInvoicesResult(
         invoices=listed,
         total_open=sum((r.balance for r in listed), Decimal("0.00")),
-        truncated=len(rows) > params.limit,
+        truncated=len(open_rows) > params.limit,
         as_of=today.isoformat(),
     )
 

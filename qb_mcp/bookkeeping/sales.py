@@ -5,9 +5,9 @@ Choices where the brief is silent:
   active record; otherwise the refusal lists the candidates (ids and names) to choose from.
 - Line amounts are `money.line_amount(quantity, unit_price)`, QuickBooks' own check (6070); the
   unit price defaults to the item's UnitPrice, and an item without one needs `unit_price`.
-- Due date of a converted invoice: the `due_date` given; else TxnDate + DEFAULT_TERMS_DAYS (30).
-  QuickBooks' Term entity (the customer's SalesTermRef -> DueDays) is not reachable through the
-  client or the emulator yet, so terms are not read: the result says which rule was used.
+- Due date of a converted invoice: the `due_date` given; else the customer's terms (SalesTermRef,
+  read from QuickBooks: `terms.py`), also set on the invoice; else none is sent and QuickBooks
+  applies the company's default terms. The result says which rule was used.
 - Expired: an estimate whose ExpirationDate is before today is refused, unless it was accepted
   (AcceptedDate) on or before its ExpirationDate: the customer said yes in time.
 - "Today" is the company's (`days.company_today`, never the UTC date): operations take `today`
@@ -71,6 +71,7 @@ from qb_mcp.bookkeeping.common import (
     transaction_label,
 )
 from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.terms import customer_terms
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.idempotency import derive_key
@@ -182,6 +183,43 @@ def estimate_view(estimate: Mapping[str, Any]) -> EstimateView:
     )
 
 
+async def sales_line_bodies(
+    client: QBOClient, lines: list[EstimateLineInput]
+) -> list[dict[str, Any]]:
+    """QuickBooks' SalesItemLineDetail lines for `lines` (an estimate's or a sales receipt's):
+    items resolved, prices defaulted from the item, Amount = Qty x UnitPrice as QuickBooks
+    checks it (6070)."""
+    bodies: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            item = await resolve_item(client, item_id=line.item_id, item_name=line.item_name)
+        except InvalidArgumentError as error:
+            raise InvalidArgumentError(f"line {number}: {error}") from None
+        price = line.unit_price
+        if price is None:
+            price = item.get("UnitPrice")
+            if isinstance(price, bool) or not isinstance(price, Decimal | int):
+                raise InvalidArgumentError(
+                    f"line {number}: {record_label('item', item, name_key='Name')} has no "
+                    "unit price; give unit_price"
+                )
+            price = Decimal(price)
+        amount = money.line_amount(line.quantity, price)
+        body: dict[str, Any] = {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": amount,
+            "SalesItemLineDetail": {
+                "ItemRef": {"value": str(item["Id"])},
+                "Qty": line.quantity,
+                "UnitPrice": price,
+            },
+        }
+        if line.description:
+            body["Description"] = line.description
+        bodies.append(body)
+    return bodies
+
+
 async def create_estimate(
     client: QBOClient,
     params: CreateEstimateInput,
@@ -214,34 +252,7 @@ async def _create_estimate(
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
-    lines: list[dict[str, Any]] = []
-    for number, line in enumerate(params.lines, start=1):
-        try:
-            item = await resolve_item(client, item_id=line.item_id, item_name=line.item_name)
-        except InvalidArgumentError as error:
-            raise InvalidArgumentError(f"line {number}: {error}") from None
-        price = line.unit_price
-        if price is None:
-            price = item.get("UnitPrice")
-            if isinstance(price, bool) or not isinstance(price, Decimal | int):
-                raise InvalidArgumentError(
-                    f"line {number}: {record_label('item', item, name_key='Name')} has no "
-                    "unit price; give unit_price"
-                )
-            price = Decimal(price)
-        amount = money.line_amount(line.quantity, price)
-        body: dict[str, Any] = {
-            "DetailType": "SalesItemLineDetail",
-            "Amount": amount,
-            "SalesItemLineDetail": {
-                "ItemRef": {"value": str(item["Id"])},
-                "Qty": line.quantity,
-                "UnitPrice": price,
-            },
-        }
-        if line.description:
-            body["Description"] = line.description
-        lines.append(body)
+    lines = await sales_line_bodies(client, params.lines)
     estimate: dict[str, Any] = {
         "CustomerRef": {"value": str(customer["Id"])},
         "TxnDate": txn_date.isoformat(),
@@ -271,7 +282,7 @@ class ConvertEstimateInput(InputModel):
         default=None, description="invoice date; default: today in US Pacific time, QuickBooks' day"
     )
     due_date: DateIn | None = Field(
-        default=None, description=f"default: invoice date + {DEFAULT_TERMS_DAYS} days"
+        default=None, description="default: by the customer's terms, else the company's"
     )
 
     @model_validator(mode="after")
@@ -383,18 +394,32 @@ async def _convert(
         )
     _check_convertible(estimate, today)
     txn_date = params.txn_date or today
+    customer_id = ref_value(estimate, "CustomerRef")
+    invoice: dict[str, Any] = {"CustomerRef": {"value": customer_id}}
     if params.due_date is not None:
-        due, rule = params.due_date, "given"
+        invoice["DueDate"], rule = params.due_date.isoformat(), "given"
     else:
-        due = txn_date + timedelta(days=DEFAULT_TERMS_DAYS)
-        rule = f"invoice date + {DEFAULT_TERMS_DAYS} days (payment terms are not read)"
-    invoice: dict[str, Any] = {
-        "CustomerRef": {"value": ref_value(estimate, "CustomerRef")},
-        "TxnDate": txn_date.isoformat(),
-        "DueDate": due.isoformat(),
-        "Line": [_copy_line(line) for line in _raw_sales_lines(estimate)],
-        "LinkedTxn": [{"TxnId": estimate_id, "TxnType": "Estimate"}],
-    }
+        customer = await get_or_none(client, "Customer", customer_id) if customer_id else None
+        found = await customer_terms(client, customer) if customer else None
+        if found is not None:
+            due = found.due(txn_date)
+            if due > LATEST_DATE:
+                raise InvalidArgumentError(
+                    f"the customer's terms make the invoice due {due.isoformat()}, after the "
+                    "last date QuickBooks takes; give due_date"
+                )
+            invoice["DueDate"] = due.isoformat()
+            invoice["SalesTermRef"] = {"value": found.term_id}
+            rule = f"the customer's terms ({quoted(found.name, limit=31)})"
+        else:
+            rule = "the company's default terms (the customer has none)"
+    invoice.update(
+        {
+            "TxnDate": txn_date.isoformat(),
+            "Line": [_copy_line(line) for line in _raw_sales_lines(estimate)],
+            "LinkedTxn": [{"TxnId": estimate_id, "TxnType": "Estimate"}],
+        }
+    )
     memo = memo_text(estimate)
     if memo:
         invoice["CustomerMemo"] = {"value": memo}

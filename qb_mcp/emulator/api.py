@@ -67,7 +67,7 @@ SERVICE_UNAVAILABLE_HTML = (
     b"</body>\r\n</html>\r\n"
 )
 
-Kind = Literal["read", "write", "query", "batch", "cdc", "companyinfo"]
+Kind = Literal["read", "write", "query", "batch", "cdc", "companyinfo", "report", "send"]
 
 
 class DroppedConnection(httpx2.ReadError):
@@ -139,7 +139,11 @@ def resolve(request: _Request) -> Route:
             return Route(realm_id, "cdc")
         if name not in ("query", "batch", "cdc") and method == "POST":
             return Route(realm_id, "write", parts[1])
+    elif len(rest) == 2 and rest[1].lower() == "send" and method == "POST":
+        return Route(realm_id, "send", parts[1], rest[0])
     elif len(rest) == 1 and method == "GET":
+        if name == "reports":
+            return Route(realm_id, "report", rest[0])
         if name == "companyinfo":
             return Route(realm_id, "companyinfo", "CompanyInfo", rest[0])
         if name not in ("query", "batch", "cdc"):
@@ -256,7 +260,8 @@ class ApiHandler:
         except QBOFault as fault:
             status, content_type, payload = render(fault, now)
             return Answer(status, content_type, payload)
-        result = {**result, "time": qbo_time(now)}
+        if route.kind != "report":  # a report's Header carries its Time instead
+            result = {**result, "time": qbo_time(now)}
         return Answer(200, JSON_TYPE, dumps(result))
 
     def _dispatch(self, route: Route, request: _Request, body: bytes) -> dict[str, Any]:
@@ -278,6 +283,18 @@ class ApiHandler:
             return backend.cdc(realm_id, entities, changed_since)
         if route.kind == "query":
             return backend.query(realm_id, self._query_text(request, body))
+        if route.kind == "send":
+            # The body is empty (application/octet-stream); only sendTo matters.
+            return backend.send(
+                realm_id,
+                route.entity,
+                route.entity_id,
+                request.param("sendTo"),
+                qbo_time(self._now()),
+            )
+        if route.kind == "report":
+            params = {key.lower(): value for key, value in request.query}
+            return backend.report(realm_id, route.entity, params, qbo_time(self._now()))
         if route.kind == "batch":
             self._require_json(request)
             return backend.batch(realm_id, parse_object(body))

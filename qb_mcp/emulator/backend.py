@@ -8,19 +8,18 @@ SalesReceipt, Payment); request-body reading in fields.py and values.py; batch a
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from qb_mcp.emulator import fields as f
-from qb_mcp.emulator import names, sales
+from qb_mcp.emulator import lists, names, sales
 from qb_mcp.emulator import values as v
 from qb_mcp.emulator.changes import ChangeEvent
 from qb_mcp.emulator.faults import QBOFault, unsupported_operation
-from qb_mcp.emulator.realms import Obj, Realm, Tx
+from qb_mcp.emulator.realms import Obj, Realm, Tx, clone
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,9 @@ ENTITIES = {
         "Invoice",
         "Payment",
         "SalesReceipt",
+        "Term",
+        "PaymentMethod",
+        "Account",
     )
 }
 _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
@@ -45,6 +47,7 @@ _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Invoice": (f.INVOICE, f.INVOICE_READ_ONLY),
     "Payment": (f.PAYMENT, f.PAYMENT_READ_ONLY),
     "SalesReceipt": (f.SALES_RECEIPT, f.SALES_RECEIPT_READ_ONLY),
+    **lists.FIELDS,  # Term, PaymentMethod, Account
 }
 _TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
 # QuickBooks has two void forms (Intuit's API reference, entity pages "Void a ..."): an Invoice is
@@ -128,7 +131,7 @@ class Backend:
         found = realm.objects.get(name, {}).get(entity_id)
         if found is None:
             raise v.not_found(name, entity_id[:100])
-        return {name: copy.deepcopy(found)}
+        return {name: clone(found)}
 
     def company_info(self, realm_id: str) -> dict[str, Any]:
         """`{"CompanyInfo": {...}}`."""
@@ -145,7 +148,42 @@ class Backend:
         def rows_for(entity: str) -> list[Obj]:
             return list(realm.objects.get(entity, {}).values())
 
-        return query.execute(text, rows_for)
+        return query.execute(text, rows_for, in_id_order=realm.in_id_order)
+
+    def report(
+        self, realm_id: str, name: str, params: Mapping[str, str], now: str
+    ) -> dict[str, Any]:
+        """`GET reports/{name}` computed from the company's live objects (reports.py)."""
+        from qb_mcp.emulator import reports
+        from qb_mcp.emulator.realms import company_day
+
+        realm = self._realm(realm_id)
+
+        def rows_for(entity: str) -> list[Obj]:
+            return list(realm.objects.get(entity, {}).values())
+
+        today = date.fromisoformat(company_day(self._clock()))
+        return reports.run(name, params, rows_for, today, now)
+
+    def send(
+        self, realm_id: str, entity: str, entity_id: str, send_to: str | None, now: str
+    ) -> dict[str, Any]:
+        """`POST invoice/{id}/send`: the invoice marked e-mailed (delivery.py)."""
+        from qb_mcp.emulator import delivery
+
+        realm = self._realm(realm_id)
+        name = canonical(entity)
+        if name != "Invoice":
+            raise unsupported_operation(f"Operation Send is not supported for {name}.")
+        tx = Tx(realm, self._clock())
+        invoice = tx.for_update(name, str(entity_id)[:100])
+        if invoice is None:
+            raise v.not_found(name, str(entity_id)[:100])
+        delivery.mark_sent(invoice, send_to, now)
+        tx.stamp(name, invoice["Id"], "Update")
+        tx.commit()
+        self._announce(realm.realm_id, tx)
+        return {name: clone(invoice)}
 
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""
@@ -219,7 +257,7 @@ class Backend:
         tx.put(name, obj)
         tx.stamp(name, obj["Id"], "Create")
         self._refresh(tx, name, None, obj)
-        return {name: copy.deepcopy(obj)}
+        return {name: clone(obj)}
 
     def _update(self, tx: Tx, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         props_spec, read_only = _FIELDS[name]
@@ -227,7 +265,7 @@ class Backend:
         sparse = body.get("sparse") is not None and v.boolean(body["sparse"], "sparse")
         props = f.parse(body, props_spec, read_only, name)
         if sparse:
-            base = copy.deepcopy(f.writable(old, props_spec))
+            base = clone(f.writable(old, props_spec))
             base.update(props)
             props = base
         obj = self._build(tx, name, props, {**body, "sparse": sparse}, old)
@@ -237,7 +275,7 @@ class Backend:
         tx.put(name, obj)
         tx.stamp(name, obj["Id"], "Update")
         self._refresh(tx, name, old, obj)
-        return {name: copy.deepcopy(obj)}
+        return {name: clone(obj)}
 
     def _delete(self, tx: Tx, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if name not in _TRANSACTIONS:
@@ -306,7 +344,7 @@ class Backend:
             obj["UnappliedAmt"] = sales.ZERO
         tx.stamp(name, old["Id"], "Void")
         self._refresh(tx, name, old, obj)
-        return {name: copy.deepcopy(obj)}
+        return {name: clone(obj)}
 
     def _current(self, tx: Tx, name: str, body: Mapping[str, Any]) -> Obj:
         """The object an update/delete/void addresses, with its SyncToken checked (5010)."""
@@ -326,11 +364,13 @@ class Backend:
                 "Stale Object Error : You and root were working on this at the same time. root "
                 "finished before you did, so your work was not saved.",
             )
+        sales.refuse_if_deposited(name, old)
         return old
 
     def _build(
         self, tx: Tx, name: str, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None
     ) -> Obj:
+        lists.check_refs(tx, props)
         if name == "Customer":
             return names.customer(tx, props, old)
         if name == "Item":
@@ -339,13 +379,13 @@ class Backend:
             return names.company_info(tx, props, old)
         if name == "Payment":
             return sales.payment(tx, props, body, old)
+        if name in lists.FIELDS:
+            return lists.build(tx, name, props, old)
         return sales.sales(tx, name, props, body, old)
 
     def _detach_payments(self, tx: Tx, invoice_id: str) -> None:
         """Voiding or deleting an invoice returns what payments applied to it as unapplied."""
-        for payment in list(tx.live("Payment")):
-            if not any(line["LinkedTxn"][0]["TxnId"] == invoice_id for line in payment["Line"]):
-                continue
+        for payment in tx.find("payment_invoice", invoice_id):
             mine = tx.for_update("Payment", payment["Id"])
             assert mine is not None
             mine["Line"] = [

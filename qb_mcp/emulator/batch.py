@@ -13,14 +13,14 @@ deleted objects as `{"status": "Deleted", "domain", "Id", "MetaData"}` stubs.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from qb_mcp.emulator import values as v
-from qb_mcp.emulator.faults import PACIFIC, QBOFault
-from qb_mcp.emulator.realms import Obj, Realm
+from qb_mcp.emulator.faults import QBOFault
+from qb_mcp.emulator.pacific import PACIFIC
+from qb_mcp.emulator.realms import Obj, Realm, clone
 
 if TYPE_CHECKING:
     from qb_mcp.emulator.backend import Backend
@@ -202,7 +202,7 @@ def cdc(realm: Realm, entities: Any, changed_since: Any, now: float) -> dict[str
     kept = changed[:CDC_MAX]
     responses: list[dict[str, Any]] = []
     for name in names:
-        rows = [copy.deepcopy(obj) for _, _, n, obj in kept if n == name]
+        rows = [clone(obj) for _, _, n, obj in kept if n == name]
         rows.sort(key=lambda o: (len(o["Id"]), o["Id"]))
         if rows:
             responses.append({name: rows, "startPosition": 1, "maxResults": len(rows)})

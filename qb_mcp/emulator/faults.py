@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
-# QuickBooks stamps answers in the company's time zone (re-exported for the other modules).
-from qb_mcp.emulator.pacific import PACIFIC as PACIFIC
+# QuickBooks stamps answers in the company's time zone.
+from qb_mcp.emulator.pacific import PACIFIC
 
 FaultShape = Literal["standard", "gateway", "xml"]
 

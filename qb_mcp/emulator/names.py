@@ -66,8 +66,8 @@ def customer(tx: Tx, props: dict[str, Any], old: Obj | None) -> Obj:
     _no_separators(props, _NO_SEPARATORS)
     own_id = old["Id"] if old else None
     folded = display.strip().casefold()
-    for other in tx.live("Customer"):
-        if other["Id"] != own_id and other["DisplayName"].strip().casefold() == folded:
+    for other in tx.find("customer_name", folded):
+        if other["Id"] != own_id:
             raise duplicate_name(
                 "Another customer, vendor or employee is already using this name. "
                 "Please use a different name."
@@ -113,8 +113,8 @@ def item(tx: Tx, props: dict[str, Any], old: Obj | None) -> Obj:
     _no_separators(props, ("Name",))
     own_id = old["Id"] if old else None
     folded = name.strip().casefold()
-    for other in tx.live("Item"):
-        if other["Id"] != own_id and other["Name"].strip().casefold() == folded:
+    for other in tx.find("item_name", folded):
+        if other["Id"] != own_id:
             raise duplicate_name(
                 "Another product or service is already using this name. "
                 "Please use a different name."

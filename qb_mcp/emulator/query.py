@@ -32,7 +32,7 @@ Where Intuit's documents are silent, these are our choices:
 - A value that cannot be read as the property's type (`Balance > 'abc'`) gives 4001
   `QueryValidationError: value 'abc' is not valid for property 'Balance'`.
 - Date-times without an offset, and dates compared against date-times, are in the company's time
-  zone (the demo company's, Pacific, as `faults.PACIFIC`).
+  zone (the demo company's, US Pacific: `pacific.PACIFIC`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, cast
 
-from qb_mcp.emulator.faults import PACIFIC, QBOFault
+from qb_mcp.emulator.faults import QBOFault
+from qb_mcp.emulator.pacific import PACIFIC
 from qb_mcp.emulator.query_lexer import CLIP, Token, image_of, like_parts, parse_error, tokens
 
 __all__ = ["QUERYABLE", "SORTABLE", "execute"]
@@ -229,6 +230,48 @@ _ENTITIES: dict[str, _Entity] = {
             HomeTotalAmt FreeFormAddress ProjectRef SalesTermRef domain sparse""",
         ),
         _entity(
+            "Term",
+            """
+            Id id fs
+            Name string fs
+            Active bool fs
+            """
+            + _META,
+            """SyncToken Type DueDays DiscountDays DiscountPercent DayOfMonthDue
+            DueNextMonthDays DiscountDayOfMonth MetaData domain sparse""",
+            name_list=True,
+        ),
+        _entity(
+            "PaymentMethod",
+            """
+            Id id fs
+            Name string fs
+            Active bool fs
+            Type string f
+            """
+            + _META,
+            "SyncToken MetaData domain sparse",
+            name_list=True,
+        ),
+        _entity(
+            # Intuit's Account page marks Name, Active, AccountType, Classification and
+            # FullyQualifiedName filterable (its own sample queries filter on them).
+            "Account",
+            """
+            Id id fs
+            Name string fs
+            Active bool fs
+            AccountType string f
+            AccountSubType string f
+            Classification string f
+            FullyQualifiedName string fs
+            """
+            + _META,
+            """SyncToken AcctNum Description ParentRef TaxCodeRef CurrentBalance
+            CurrentBalanceWithSubAccounts SubAccount CurrencyRef MetaData domain sparse""",
+            name_list=True,
+        ),
+        _entity(
             "CompanyInfo",
             "Id id fs\n" + _META,
             """SyncToken CompanyName CompanyAddr LegalAddr SupportedLanguages Country Email
@@ -247,11 +290,11 @@ SORTABLE: dict[str, frozenset[str]] = {
 
 # Entities QBO answers queries for that the emulator does not hold (Intuit's all-entities list).
 _OTHER_QBO_ENTITIES = (
-    "Account Attachable Bill BillPayment Budget Class CompanyCurrency CreditCardPayment "
+    "Attachable Bill BillPayment Budget Class CompanyCurrency CreditCardPayment "
     "CreditMemo CustomerType Department Deposit Employee Entitlements ExchangeRate "
-    "InventoryAdjustment JournalCode JournalEntry PaymentMethod Preferences Purchase "
+    "InventoryAdjustment JournalCode JournalEntry Preferences Purchase "
     "PurchaseOrder RecurringTransaction RefundReceipt ReimburseCharge TaxAgency "
-    "TaxClassification TaxCode TaxPayment TaxRate Term TimeActivity Transfer Vendor VendorCredit"
+    "TaxClassification TaxCode TaxPayment TaxRate TimeActivity Transfer Vendor VendorCredit"
 )
 _NOT_EMULATED = {n.lower(): n for n in _OTHER_QBO_ENTITIES.split()}
 
@@ -510,7 +553,8 @@ def _stored(row: Mapping[str, Any], f: _Field) -> Any:
     """The comparable form of a stored object's property, or None when absent or unreadable."""
     cur: Any = row
     for key in f.path:
-        if not isinstance(cur, Mapping):
+        # `type(...) is dict` first: the ABC check costs more than the rest of a row's test.
+        if type(cur) is not dict and not isinstance(cur, Mapping):
             # Tolerate a bare id where a {"value": ...} ref is expected.
             return _ident(cur) if f.kind == "ref" and key == "value" else None
         cur = cur.get(key)
@@ -636,7 +680,9 @@ def _integer(tok: Token | None, default: int) -> int:
     return int(digits) if len(digits) <= 12 else 10**12
 
 
-def execute(text: str, rows_for: Rows) -> dict[str, Any]:
+def execute(
+    text: str, rows_for: Rows, *, in_id_order: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
     """Parse and run one query over `rows_for(entity)`; the answer QBO gives, without "time".
 
     Raises QBOFault 4000 (syntax, including OR), 4001 (not queryable, bad values, MAXRESULTS out of
@@ -678,7 +724,11 @@ def execute(text: str, rows_for: Rows) -> dict[str, Any]:
         return {"QueryResponse": {"totalCount": len(matched)}}
 
     id_field = entity.fields["id"]
-    matched.sort(key=_sorter(id_field))
+    if in_id_order is None or not in_id_order(entity.name):
+        # (A store that keeps rows in Id order spares a paged read this sort on every page.)
+        matched.sort(key=_sorter(id_field))
+    if [(f, desc) for f, desc in order] == [(id_field, False)]:
+        order = []  # ORDER BY Id: the sort just done (a paged read would pay for it twice)
     for f, desc in reversed(order):
         matched.sort(key=_sorter(f), reverse=desc)
     page = matched[start - 1 : start - 1 + max_results]

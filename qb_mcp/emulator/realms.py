@@ -8,16 +8,28 @@ invariant 8), however far validation had got.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from qb_mcp.emulator.faults import PACIFIC
+from qb_mcp.emulator.pacific import PACIFIC
 
 Obj = dict[str, Any]
 EventOp = Literal["Create", "Update", "Delete", "Void"]
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of stored wire data (dicts, lists and immutable leaves such as Decimal).
+
+    `copy.deepcopy` spends most of a write's time on memo bookkeeping that tree-shaped JSON data
+    never needs; this is the copy every read answer and pending change takes.
+    """
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
 
 
 def meta_time(epoch: float) -> str:
@@ -28,6 +40,54 @@ def meta_time(epoch: float) -> str:
 def company_day(epoch: float) -> str:
     """Today's date in the company's time zone (TxnDate default)."""
     return datetime.fromtimestamp(epoch, UTC).astimezone(PACIFIC).date().isoformat()
+
+
+def _folded(key: str) -> Callable[[Obj], Iterable[str]]:
+    def keys(obj: Obj) -> Iterable[str]:
+        value = obj.get(key)
+        return (value.strip().casefold(),) if isinstance(value, str) and value.strip() else ()
+
+    return keys
+
+
+def _doc_numbers(obj: Obj) -> Iterable[str]:
+    number = obj.get("DocNumber")
+    return (number.casefold(),) if isinstance(number, str) and number else ()
+
+
+def _customer(obj: Obj) -> Iterable[str]:
+    ref = obj.get("CustomerRef")
+    return (ref["value"],) if isinstance(ref, dict) and "value" in ref else ()
+
+
+def _paid_invoices(obj: Obj) -> Iterable[str]:
+    return {line["LinkedTxn"][0]["TxnId"] for line in obj.get("Line", ())}
+
+
+def _linked_estimates(obj: Obj) -> Iterable[str]:
+    return {link["TxnId"] for link in obj.get("LinkedTxn", ()) if link.get("TxnType") == "Estimate"}
+
+
+# Secondary indexes over committed objects, so that a write's uniqueness checks and lookups cost
+# what they touch, not the size of the company: name -> (entity, the keys an object is found by).
+# Each is maintained on commit; `Tx.find` overlays the unit's own pending changes.
+INDEXES: dict[str, tuple[str, Callable[[Obj], Iterable[str]]]] = {
+    "customer_name": ("Customer", _folded("DisplayName")),
+    "item_name": ("Item", _folded("Name")),
+    "estimate_doc": ("Estimate", _doc_numbers),
+    "invoice_doc": ("Invoice", _doc_numbers),
+    "sales_receipt_doc": ("SalesReceipt", _doc_numbers),
+    "invoice_customer": ("Invoice", _customer),
+    "invoice_estimate": ("Invoice", _linked_estimates),
+    "payment_invoice": ("Payment", _paid_invoices),
+}
+_BY_ENTITY: dict[str, list[str]] = {}
+for _name, (_entity, _) in INDEXES.items():
+    _BY_ENTITY.setdefault(_entity, []).append(_name)
+
+
+def _id_order(entity_id: str) -> tuple[int, str]:
+    return (len(entity_id), entity_id)
 
 
 @dataclass
@@ -45,6 +105,42 @@ class Realm:
     stamps: dict[str, dict[str, float]] = field(default_factory=dict)
     # "id:Customer", "doc:Invoice", "addr": the last number handed out
     counters: dict[str, int] = field(default_factory=dict)
+    # index name -> key -> ids of committed objects with that key (see INDEXES)
+    indexes: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
+
+    # entity -> the greatest Id stored so far, while objects[entity] is in ascending Id order
+    # (ids are handed out in increasing order, so it stays that way unless a snapshot says not)
+    _last_id: dict[str, tuple[int, str] | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.indexes = {name: {} for name in INDEXES}
+        for entity, objs in self.objects.items():
+            for entity_id, obj in objs.items():
+                self._index(entity, obj, add=True)
+                self._appended(entity, entity_id)
+
+    def in_id_order(self, entity: str) -> bool:
+        """Whether `objects[entity]` iterates in ascending Id order (queries then skip a sort)."""
+        return self._last_id.get(entity, (0, "")) is not None
+
+    def _appended(self, entity: str, entity_id: str) -> None:
+        last = self._last_id.get(entity, (0, ""))
+        key = _id_order(entity_id)
+        ordered = last is not None and entity_id.isdigit() and entity_id[0] != "0" and key > last
+        self._last_id[entity] = key if ordered else None
+
+    def _index(self, entity: str, obj: Obj, *, add: bool) -> None:
+        for name in _BY_ENTITY.get(entity, ()):
+            index = self.indexes[name]
+            for key in INDEXES[name][1](obj):
+                if add:
+                    index.setdefault(key, set()).add(obj["Id"])
+                else:
+                    ids = index.get(key)
+                    if ids is not None:
+                        ids.discard(obj["Id"])
+                        if not ids:
+                            del index[key]
 
 
 class Tx:
@@ -72,17 +168,19 @@ class Tx:
         """The object as it was before this unit of work."""
         return self.realm.objects.get(entity, {}).get(entity_id)
 
-    def live(self, entity: str) -> Iterator[Obj]:
-        """Every live object of an entity, this unit's changes included, in creation order."""
-        stored = self.realm.objects.get(entity, {})
-        for entity_id, obj in stored.items():
-            key = (entity, entity_id)
-            if key in self._dels:
-                continue
-            yield self._puts.get(key, obj)
-        for (name, entity_id), obj in list(self._puts.items()):
-            if name == entity and entity_id not in stored and (name, entity_id) not in self._dels:
-                yield obj
+    def find(self, index: str, key: str) -> list[Obj]:
+        """Live objects whose `index` keys include `key`, this unit's changes included, by Id."""
+        entity, keys_of = INDEXES[index]
+        found: dict[str, Obj] = {}
+        for entity_id in self.realm.indexes[index].get(key, ()):
+            obj = self.get(entity, entity_id)
+            if obj is not None and key in keys_of(obj):
+                found[entity_id] = obj
+        for (name, entity_id), obj in self._puts.items():
+            # A deleted object has no pending put (`delete` drops it), so this sees only live ones.
+            if name == entity and entity_id not in found and key in keys_of(obj):
+                found[entity_id] = obj
+        return [found[i] for i in sorted(found, key=_id_order)]
 
     def for_update(self, entity: str, entity_id: str) -> Obj | None:
         """A private, writable copy of a live object (None when absent)."""
@@ -92,7 +190,7 @@ class Tx:
         current = self.get(entity, entity_id)
         if current is None:
             return None
-        mine = copy.deepcopy(current)
+        mine: Obj = clone(current)
         self._puts[key] = mine
         return mine
 
@@ -144,9 +242,18 @@ class Tx:
         realm = self.realm
         realm.counters.update(self._counters)
         for (entity, entity_id), obj in self._puts.items():
-            realm.objects.setdefault(entity, {})[entity_id] = obj
+            stored = realm.objects.setdefault(entity, {})
+            before = stored.get(entity_id)
+            if before is not None:
+                realm._index(entity, before, add=False)
+            else:
+                realm._appended(entity, entity_id)
+            stored[entity_id] = obj
+            realm._index(entity, obj, add=True)
         for (entity, entity_id), stub in self._dels.items():
-            realm.objects.get(entity, {}).pop(entity_id, None)
+            before = realm.objects.get(entity, {}).pop(entity_id, None)
+            if before is not None:
+                realm._index(entity, before, add=False)
             realm.deleted.setdefault(entity, {})[entity_id] = stub
         for entity, entity_id in self._stamped:
             realm.stamps.setdefault(entity, {})[entity_id] = self.now

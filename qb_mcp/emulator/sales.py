@@ -22,17 +22,17 @@ Choices where Intuit's documents are silent (each also noted where it is made):
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from qb_mcp.emulator import fields as f
+from qb_mcp.emulator import lists
 from qb_mcp.emulator import values as v
 from qb_mcp.emulator.faults import QBOFault
 from qb_mcp.emulator.names import address_ids
-from qb_mcp.emulator.realms import Obj, Tx, company_day
+from qb_mcp.emulator.realms import Obj, Tx, clone, company_day
 
 ZERO = Decimal("0.00")
 _LINE_KEYS = frozenset(
@@ -212,11 +212,7 @@ def sales(
     if body.get("Line") is not None:
         lines = _lines(tx, body["Line"])
     elif old is not None and body.get("sparse") is True:
-        lines = [
-            copy.deepcopy(line)
-            for line in old["Line"]
-            if line["DetailType"] != "SubTotalLineDetail"
-        ]
+        lines = [clone(line) for line in old["Line"] if line["DetailType"] != "SubTotalLineDetail"]
         # An unchanged line must still point at an active item.
         for line in lines:
             ref = line.get("SalesItemLineDetail", {}).get("ItemRef")
@@ -238,11 +234,17 @@ def sales(
             if key not in props and key in old:
                 props[key] = old[key]
     props.setdefault("TxnDate", company_day(tx.now))
+    if entity == "Invoice" and "SalesTermRef" not in props and customer.get("SalesTermRef"):
+        # Choice: like its addresses, an invoice takes the customer's terms when given none.
+        props["SalesTermRef"] = dict(customer["SalesTermRef"])
     if entity == "Invoice" and "DueDate" not in props:
-        # QuickBooks' default terms are Net 30 (invoice-create-response.json: +30 days).
+        # The terms decide; without any, the company's default Net 30
+        # (invoice-create-response.json: +30 days).
         try:
-            due = date.fromisoformat(props["TxnDate"]) + timedelta(days=30)
-        except OverflowError:
+            due = lists.due_date(
+                date.fromisoformat(props["TxnDate"]), lists.term_of(tx, props.get("SalesTermRef"))
+            )
+        except (OverflowError, ValueError):
             raise v.invalid_property("TxnDate is out of range", "TxnDate") from None
         props["DueDate"] = due.isoformat()
     # Like QuickBooks, a transaction without addresses or email takes the customer's.
@@ -278,6 +280,8 @@ def sales(
         return out
     if entity == "SalesReceipt":
         # Paid in full when made: nothing is owed and nothing links to it (SalesReceipt reference).
+        # The money goes to Undeposited Funds unless a deposit account is named, as a payment's.
+        out.setdefault("DepositToAccountRef", {"value": "4", "name": "Undeposited Funds"})
         out["Balance"] = ZERO
         out["LinkedTxn"] = []
         return out
@@ -329,11 +333,8 @@ def _check_estimates(tx: Tx, estimates: list[str], customer_id: str, old: Obj | 
                 f"invoicing it.",
                 "LinkedTxn",
             )
-        for other in tx.live("Invoice"):
-            if other["Id"] != own_id and any(
-                link["TxnType"] == "Estimate" and link["TxnId"] == estimate_id
-                for link in other["LinkedTxn"]
-            ):
+        for other in tx.find("invoice_estimate", estimate_id):
+            if other["Id"] != own_id:
                 raise v.business(
                     f"Estimate {estimate_id} is already linked to invoice {other['Id']}; "
                     f"an estimate can be linked to one invoice only.",
@@ -341,28 +342,37 @@ def _check_estimates(tx: Tx, estimates: list[str], customer_id: str, old: Obj | 
                 )
 
 
+_DOC_INDEX = {
+    "Estimate": "estimate_doc",
+    "Invoice": "invoice_doc",
+    "SalesReceipt": "sales_receipt_doc",
+}
+
+
 def _doc_number(tx: Tx, entity: str, props: dict[str, Any], old: Obj | None) -> None:
     """DocNumber: unique per entity type (6140); auto-assigned "1001", "1002"... when absent."""
     own_id = old["Id"] if old else None
-    taken = {
-        o["DocNumber"].casefold(): o["Id"]
-        for o in tx.live(entity)
-        if o.get("DocNumber") and o["Id"] != own_id
-    }
+    index = _DOC_INDEX[entity]
+
+    def taken_by(number: str) -> str | None:
+        others = [o["Id"] for o in tx.find(index, number.casefold()) if o["Id"] != own_id]
+        return others[0] if others else None
+
     number = props.get("DocNumber")
     if number is None or not number.strip():
         while True:
             candidate = str(tx.next_number(f"doc:{entity}", 1001))
-            if candidate.casefold() not in taken:
+            if taken_by(candidate) is None:
                 props["DocNumber"] = candidate
                 return
-    if number.casefold() in taken:
+    holder = taken_by(number)
+    if holder is not None:
         raise QBOFault.one(
             "6140",
             "Duplicate Document Number Error",
             f"Duplicate Document Number Error : You must specify a different number. This "
             f"number has already been used. DocNumber={number} is assigned to TxnType="
-            f"{entity} with TxnId={taken[number.casefold()]}",
+            f"{entity} with TxnId={holder}",
             element="DocNumber",
         )
 
@@ -370,7 +380,7 @@ def _doc_number(tx: Tx, entity: str, props: dict[str, Any], old: Obj | None) -> 
 def applied_to(tx: Tx, invoice_id: str, *, skip_payment: str | None = None) -> Decimal:
     """What live payments (other than `skip_payment`) apply to an invoice."""
     total = ZERO
-    for payment in tx.live("Payment"):
+    for payment in tx.find("payment_invoice", invoice_id):
         if payment["Id"] == skip_payment:
             continue
         for line in payment["Line"]:
@@ -393,7 +403,7 @@ def payment(tx: Tx, props: dict[str, Any], body: Mapping[str, Any], old: Obj | N
     if body.get("Line") is not None:
         lines = _payment_lines(body["Line"])
     elif old is not None and body.get("sparse") is True:
-        lines = copy.deepcopy(old["Line"])
+        lines = clone(old["Line"])
     else:
         lines = []
     own_id = old["Id"] if old else None
@@ -485,11 +495,7 @@ def refresh(
         if invoice is None:
             continue
         customer_ids.add(invoice["CustomerRef"]["value"])
-        payments = [
-            p["Id"]
-            for p in tx.live("Payment")
-            if any(line["LinkedTxn"][0]["TxnId"] == invoice_id for line in p["Line"])
-        ]
+        payments = [p["Id"] for p in tx.find("payment_invoice", invoice_id)]
         links = [
             link
             for link in invoice["LinkedTxn"]
@@ -508,11 +514,7 @@ def refresh(
             continue
         linked = [
             {"TxnId": inv["Id"], "TxnType": "Invoice"}
-            for inv in tx.live("Invoice")
-            if any(
-                link["TxnType"] == "Estimate" and link["TxnId"] == estimate_id
-                for link in inv["LinkedTxn"]
-            )
+            for inv in tx.find("invoice_estimate", estimate_id)
         ]
         if linked != estimate["LinkedTxn"]:
             mine = tx.for_update("Estimate", estimate_id)
@@ -523,16 +525,30 @@ def refresh(
         customer = tx.get("Customer", customer_id)
         if customer is None:
             continue
-        balance = sum(
-            (
-                inv["Balance"]
-                for inv in tx.live("Invoice")
-                if inv["CustomerRef"]["value"] == customer_id
-            ),
-            ZERO,
-        )
+        balance = sum((inv["Balance"] for inv in tx.find("invoice_customer", customer_id)), ZERO)
         if balance != customer["Balance"]:
             mine = tx.for_update("Customer", customer_id)
             assert mine is not None
             mine["Balance"] = balance
             mine["BalanceWithJobs"] = balance
+
+
+def refuse_if_deposited(name: str, obj: Mapping[str, Any]) -> None:
+    """6540 for a change to a Payment or SalesReceipt a Deposit holds.
+
+    Intuit's Payment reference ("Void a payment", quoted in Wish-Org/QuickBooksSharp#8): "If
+    funds for the payment have been deposited, you must delete the associated deposit object
+    before voiding the payment object"; the fault is 6540 "Deposited Transaction cannot be
+    changed" (fault catalog). The emulator holds no Deposit entity: a deposit shows only as the
+    LinkedTxn entry QuickBooks puts on the deposited transaction (set through a state restore).
+    """
+    if name not in ("Payment", "SalesReceipt"):
+        return
+    for link in obj.get("LinkedTxn") or []:
+        if isinstance(link, Mapping) and link.get("TxnType") == "Deposit":
+            raise QBOFault.one(
+                "6540",
+                "Deposited Transaction cannot be changed",
+                f"Deposited Transaction cannot be changed: {name} {obj.get('Id')} is part of "
+                f"deposit {link.get('TxnId')}; remove it from the deposit first.",
+            )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from qb_mcp.emulator import lists
 from qb_mcp.emulator.realms import Realm, company_day
 
 if TYPE_CHECKING:
@@ -131,6 +132,10 @@ _ITEMS = [
 def populate(backend: Backend, realm: Realm) -> None:
     """Fill a new realm with its seed (`realm.seed` is "demo" or "empty")."""
     backend.seed_write(realm, "CompanyInfo", _company(realm.company_name or DEMO_COMPANY_NAME))
+    # Every company has the default terms, payment methods and accounts (lists.py), before
+    # the item that points at the Services income account.
+    for entity, body in lists.seed_bodies():
+        backend.seed_write(realm, entity, body)
     backend.seed_write(
         realm,
         "Item",
@@ -380,6 +385,21 @@ def _demo(backend: Backend, realm: Realm) -> None:
             "TotalAmt": "50.00",
             "TxnDate": day(-1),
             "PrivateNote": "Deposit, not yet applied",
+        },
+    )
+    # Weiskopf Consulting paid on the spot, by check into the checking account.
+    methods = {m["Name"]: m["Id"] for m in realm.objects["PaymentMethod"].values()}
+    accounts = {a["Name"]: a["Id"] for a in realm.objects["Account"].values()}
+    backend.seed_write(
+        realm,
+        "SalesReceipt",
+        {
+            "CustomerRef": customer("Weiskopf Consulting"),
+            "TxnDate": day(-4),
+            "PaymentMethodRef": {"value": methods["Check"]},
+            "PaymentRefNum": "2290",
+            "DepositToAccountRef": {"value": accounts["Checking"]},
+            "Line": [line("Hours", "2", "75", "150.00", "Office plant care")],
         },
     )
 

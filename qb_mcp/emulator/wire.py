@@ -42,7 +42,7 @@ def _write(value: Any, out: list[str]) -> None:
         out.append(str(int(value)))
     elif isinstance(value, float):
         out.append(json.dumps(value, allow_nan=False))
-    elif isinstance(value, Mapping):
+    elif type(value) is dict or isinstance(value, Mapping):
         out.append("{")
         for index, (key, item) in enumerate(value.items()):
             if index:

@@ -23,8 +23,9 @@ from qb_mcp.errors import InvalidArgumentError, QBOError, ServerError
 BATCH_LIMIT = 30
 # QuickBooks voids these with a sparse update carrying the void option: over REST
 # `?operation=update&include=void` (Intuit's Payment reference, "Void a payment"), in a batch
-# operation "update" with optionsData "void". `operation=void` is the Invoice form only.
-VOID_BY_UPDATE = frozenset({"Payment"})
+# operation "update" with optionsData "void". `operation=void` is the Invoice form only. A
+# SalesReceipt is voided the same way (Intuit's SalesReceipt reference, "Void a salesreceipt").
+VOID_BY_UPDATE = frozenset({"Payment", "SalesReceipt"})
 Operation = Literal["create", "update", "delete", "void", "query"]
 
 

@@ -90,8 +90,8 @@ STALE_RETRIES = 3  # re-applies after 5010 before giving up (a very busy object)
 
 # Name lists cannot be deleted, only made inactive; transactions are deleted or voided.
 NAME_LISTS = frozenset({"Customer", "Item"})
-TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment"})
-VOIDABLE = frozenset({"Invoice", "Payment"})
+TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
+VOIDABLE = frozenset({"Invoice", "Payment", "SalesReceipt"})
 WRITABLE = NAME_LISTS | TRANSACTIONS
 # Money fields checked (and turned into Decimal) before sending: cents only, never negative.
 AMOUNT_FIELDS = frozenset({"Amount", "TotalAmt"})
@@ -99,8 +99,11 @@ QUANTITY_FIELDS = frozenset({"Qty"})
 PRICE_FIELDS = frozenset({"UnitPrice"})
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _REALM = re.compile(r"^\d{1,32}$")
+_REPORT = re.compile(r"^[A-Za-z]{1,60}$")
 
-WriteOp = Literal["create", "update", "delete", "void", "batch"]
+WriteOp = Literal["create", "update", "delete", "void", "batch", "send"]
+# Transactions QuickBooks e-mails with `POST {entity}/{id}/send` (the emulator sends invoices).
+SENDABLE = frozenset({"Invoice", "Estimate", "SalesReceipt"})
 
 
 class QBOClient:
@@ -143,6 +146,10 @@ class QBOClient:
             follow_redirects=False,
         )
         self.last_intuit_tid: str | None = None
+
+    def now(self) -> float:
+        """The client's clock reading, epoch seconds (the one its checks use)."""
+        return self._clock()
 
     @property
     def limiter(self) -> RealmLimiter:
@@ -223,6 +230,13 @@ class QBOClient:
         """The company's CompanyInfo object."""
         answer = await self._json("GET", f"companyinfo/{self.realm_id}")
         return _member(answer, "CompanyInfo")
+
+    async def report(self, name: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """`GET reports/{name}` (AgedReceivables, ProfitAndLoss, ...): QuickBooks' report object,
+        Header, Columns and Rows, as answered."""
+        if not isinstance(name, str) or not _REPORT.match(name):
+            raise InvalidArgumentError(f"report name {name!r} is not a QuickBooks report name")
+        return await self._json("GET", f"reports/{name}", params=dict(params or {}))
 
     async def cdc(
         self, entities: Sequence[str], changed_since: datetime
@@ -336,10 +350,48 @@ class QBOClient:
         entity_id: str,
         *,
         sync_token: str | None = None,
+        private_note: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Void a transaction (Invoice, Payment): amounts become 0, the record stays."""
-        return await self._remove("void", entity, entity_id, sync_token, idempotency_key)
+        """Void a transaction (Invoice, Payment, SalesReceipt): amounts become 0, the record
+        stays. `private_note` goes with the void of a Payment or SalesReceipt (a sparse update,
+        which QuickBooks prefixes with "Voided"); an Invoice's `operation=void` takes none."""
+        return await self._remove(
+            "void", entity, entity_id, sync_token, idempotency_key, private_note=private_note
+        )
+
+    async def send(
+        self,
+        entity: str,
+        entity_id: str,
+        *,
+        send_to: str | None = None,
+        sync_token: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """E-mail a transaction: `POST {entity}/{id}/send[?sendTo=]`, an empty octet-stream body
+        (Intuit's Invoice reference, "Send an invoice"). QuickBooks does not deduplicate sends,
+        so the requestid is derived from the object, its `sync_token` and the address: a retry
+        of one send is replayed, a send after the object changed is a new one."""
+        name = canonical_entity(entity, writable=True)
+        if name not in SENDABLE:
+            raise InvalidArgumentError(
+                f"{name} cannot be e-mailed; send works on {sorted(SENDABLE)}"
+            )
+        _check_id(entity_id)
+        params = {"sendTo": send_to} if send_to else {}
+        basis = {"Id": entity_id, "SyncToken": sync_token or "", "sendTo": send_to or ""}
+        answer, _ = await self._write(
+            "send",
+            name,
+            f"{name.lower()}/{entity_id}/send",
+            basis,
+            idempotency_key,
+            params=params,
+            content=b"",
+            content_type="application/octet-stream",
+        )
+        return _member(answer, name)
 
     async def deactivate(
         self,
@@ -433,10 +485,17 @@ class QBOClient:
         entity_id: str,
         sync_token: str | None,
         idempotency_key: str | None,
+        *,
+        private_note: str | None = None,
     ) -> dict[str, Any]:
         name = canonical_entity(entity, writable=True)
         _check_operation(operation, name)
         _check_id(entity_id)
+        by_update = operation == "void" and name in batching.VOID_BY_UPDATE
+        if private_note is not None and not (by_update and isinstance(private_note, str)):
+            raise InvalidArgumentError(
+                f"private_note goes only with the void of {', '.join(batching.VOID_BY_UPDATE)}"
+            )
         read_first = sync_token is None
         if sync_token is not None:
             _check_sync_token(sync_token)
@@ -445,9 +504,11 @@ class QBOClient:
                 sync_token = _sync_token(await self.get(name, entity_id), name, entity_id)
             body: dict[str, Any] = {"Id": entity_id, "SyncToken": sync_token}
             params: dict[str, str] = {"operation": operation}
-            if operation == "void" and name in batching.VOID_BY_UPDATE:
+            if by_update:
                 body["sparse"] = True
                 params = {"operation": "update", "include": "void"}
+                if private_note is not None:
+                    body["PrivateNote"] = private_note
             try:
                 answer, _ = await self._write(
                     operation, name, name.lower(), body, idempotency_key, params=params
@@ -472,12 +533,17 @@ class QBOClient:
         *,
         params: Mapping[str, str] | None = None,
         batch: bool = False,
+        content: bytes | None = None,
+        content_type: str = "application/json",
     ) -> tuple[dict[str, Any], str | None]:
         """Send one write under the ledger's rules (module docstring).
 
-        Returns the answer body and its intuit_tid (the recorded ones when replayed).
+        `body` identifies the write (key and request hash); it is also what is sent, unless
+        `content` is given (a send's empty body). Returns the answer body and its intuit_tid
+        (the recorded ones when replayed).
         """
-        content = wire.encode(body)
+        if content is None:
+            content = wire.encode(body)
         explicit = idempotency_key is not None
         base_key = (
             check_key(idempotency_key)
@@ -532,6 +598,7 @@ class QBOClient:
                 params={**(params or {}), "requestid": request_id},
                 content=content,
                 batch=batch,
+                content_type=content_type,
             )
         except QBOError as error:
             if error.status_code is not None and not self._retry.is_retryable(error):
@@ -565,6 +632,7 @@ class QBOClient:
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
         batch: bool = False,
+        content_type: str = "application/json",
     ) -> tuple[bytes, str | None]:
         """One request through the whole pipeline; returns (body, intuit_tid) of a 2xx answer."""
         url = f"/v3/company/{self.realm_id}/{path}"
@@ -585,7 +653,7 @@ class QBOClient:
                     token = await self._tokens.access_token(self.realm_id)
                 headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
                 if content is not None:
-                    headers["Content-Type"] = "application/json"
+                    headers["Content-Type"] = content_type
                 try:
                     response = await self._http.request(
                         method, url, params=query, content=content, headers=headers

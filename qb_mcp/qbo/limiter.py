@@ -174,7 +174,7 @@ class RealmLimiter:
             waits = [_wait_time(self._requests, limits.requests_per_window, now)]
             if batch:
                 waits.append(_wait_time(self._batches, limits.batch_per_window, now))
-            if any(wait == _UNTIL_RELEASE for wait in waits):
+            if any(wait == UNTIL_RELEASE for wait in waits):
                 # A full window whose entries are all still in flight (no finish time yet):
                 # only a release can free room.
                 await self._wait_for_release()
@@ -220,17 +220,14 @@ def _expire(entries: deque[_Entry], now: float) -> None:
         entries.popleft()
 
 
-_UNTIL_RELEASE = UNTIL_RELEASE
-
-
 def _wait_time(entries: deque[_Entry], budget: int, now: float) -> float:
     """0 when there is room; else seconds until the oldest finished entry expires, or
-    `_UNTIL_RELEASE` when the only way to get room is for an in-flight request to finish."""
+    `UNTIL_RELEASE` when the only way to get room is for an in-flight request to finish."""
     if len(entries) < budget:
         return 0.0
     soonest = entries[0].until
     if soonest == float("inf"):
-        return _UNTIL_RELEASE
+        return UNTIL_RELEASE
     return max(soonest - now, 1e-6)
 
 

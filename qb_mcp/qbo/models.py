@@ -297,7 +297,65 @@ class Payment(QBOEntity):
     process_payment: bool | None = None
 
 
-_ENTITIES: tuple[type[QBOEntity], ...] = (CompanyInfo, Customer, Item, Estimate, Invoice, Payment)
+class SalesReceipt(_SalesTransaction):
+    """A sale paid at once: nothing is owed, so no Balance to collect."""
+
+    entity_name: ClassVar[str] = "SalesReceipt"
+
+    balance: Amount | None = None
+    payment_method_ref: Ref | None = None
+    payment_ref_num: str | None = None
+    deposit_to_account_ref: Ref | None = None
+
+
+class Term(QBOEntity):
+    """Payment terms (Net 30, Due on receipt): how many days until an invoice is due."""
+
+    entity_name: ClassVar[str] = "Term"
+
+    name: str | None = None
+    active: bool | None = None
+    type: str | None = None
+    due_days: int | None = None
+    discount_days: int | None = None
+    discount_percent: Amount | None = None
+
+
+class PaymentMethod(QBOEntity):
+    """How a customer pays (Cash, Check, a card)."""
+
+    entity_name: ClassVar[str] = "PaymentMethod"
+
+    name: str | None = None
+    active: bool | None = None
+    type: str | None = None
+
+
+class Account(QBOEntity):
+    """A chart-of-accounts entry (income accounts for items, bank accounts for deposits)."""
+
+    entity_name: ClassVar[str] = "Account"
+
+    name: str | None = None
+    fully_qualified_name: str | None = None
+    active: bool | None = None
+    account_type: str | None = None
+    account_sub_type: str | None = None
+    classification: str | None = None
+
+
+_ENTITIES: tuple[type[QBOEntity], ...] = (
+    CompanyInfo,
+    Customer,
+    Item,
+    Estimate,
+    Invoice,
+    Payment,
+    SalesReceipt,
+    Term,
+    PaymentMethod,
+    Account,
+)
 ENTITY_NAMES: tuple[str, ...] = tuple(cls.entity_name for cls in _ENTITIES)
 _BY_LOWER = {cls.entity_name.lower(): cls for cls in _ENTITIES}
 

@@ -105,6 +105,26 @@ _KINDS: dict[str, dict[str, str]] = {
         "PaymentRefNum": "text",
         **_META,
     },
+    # SalesReceipt, Term, PaymentMethod, Account: the "filterable" marks of the same reference.
+    "SalesReceipt": {
+        "Id": "id",
+        "CustomerRef": "ref",
+        "DocNumber": "text",
+        "TxnDate": "date",
+        "TotalAmt": "money",
+        **_META,
+    },
+    "Term": {"Id": "id", "Name": "text", "Active": "bool", **_META},
+    "PaymentMethod": {"Id": "id", "Name": "text", "Active": "bool", "Type": "text", **_META},
+    "Account": {
+        "Id": "id",
+        "Name": "text",
+        "Active": "bool",
+        "AccountType": "text",
+        "Classification": "text",
+        "FullyQualifiedName": "text",
+        **_META,
+    },
     "CompanyInfo": {"Id": "id"},
 }
 
@@ -134,6 +154,10 @@ SORTABLE: dict[str, frozenset[str]] = {
     "Estimate": frozenset({"Id", "TxnDate", "DueDate", "DocNumber", *_META}),
     "Invoice": frozenset({"Id", "DocNumber", "TxnDate", "DueDate", "Balance", *_META}),
     "Payment": frozenset({"Id", "TxnDate", *_META}),
+    "SalesReceipt": frozenset({"Id", "TxnDate", "DocNumber", *_META}),
+    "Term": frozenset({"Id", "Name", *_META}),
+    "PaymentMethod": frozenset({"Id", "Name", *_META}),
+    "Account": frozenset({"Id", "Name", *_META}),
     "CompanyInfo": frozenset({"Id"}),
 }
 

@@ -9,7 +9,12 @@ TOOL_MODULES = (
     "qb_mcp.tools.customers",
     "qb_mcp.tools.sales",
     "qb_mcp.tools.payments",
+    "qb_mcp.tools.receipts",
+    "qb_mcp.tools.sending",
+    "qb_mcp.tools.corrections",
+    "qb_mcp.tools.items",
     "qb_mcp.tools.reads",
+    "qb_mcp.tools.reports",
     "qb_mcp.tools.events",
     "qb_mcp.tools.support",
 )

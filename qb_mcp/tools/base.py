@@ -74,6 +74,7 @@ from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
 
 if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.directory import Directory
     from qb_mcp.bookkeeping.explain import Explanation
     from qb_mcp.config import Settings
     from qb_mcp.emulator import Emulator
@@ -139,6 +140,8 @@ class AppState:
     catch_up: CatchUp | None = None
     # Set once a write went ahead unconfirmed because the client cannot elicit (logged once).
     told_no_elicitation: bool = False
+    # The local index of the company's customers and items (made with the client).
+    _directory: Directory | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def qbo(self) -> QBOClient:
@@ -151,6 +154,20 @@ class AppState:
                     self.company_name = self.company_name or connected.company_name
                     self.connected = connected
         return self.connected.client
+
+    async def directory(self) -> Directory:
+        """The local index of the company's customers and items (one per process)."""
+        from qb_mcp.bookkeeping.directory import Directory
+
+        client = await self.qbo()
+        if self._directory is None:
+            self._directory = Directory(client, self.database, clock=self.clock)
+        return self._directory
+
+    def directory_changed(self, entity: str) -> None:
+        """A customer or item changed (our write, a webhook): the next lookup asks CDC first."""
+        if self._directory is not None and entity in ("Customer", "Item"):
+            self._directory.mark_stale()
 
     @property
     def emulator(self) -> Emulator | None:
@@ -195,6 +212,7 @@ _PATH_ENTITIES = {
     "estimate": "Estimate",
     "invoice": "Invoice",
     "payment": "Payment",
+    "salesreceipt": "SalesReceipt",
     "item": "Item",
     "batch": "Batch",
 }
@@ -212,7 +230,9 @@ class ObservingTransport(httpx2.AsyncBaseTransport):
         calls = _CURRENT_CALL.get()
         if request_id is None or calls is None:
             return await self._inner.handle_async_request(request)
-        segment = request.url.path.rstrip("/").rsplit("/", 1)[-1].lower()
+        parts = request.url.path.rstrip("/").lower().split("/")
+        # `invoice/{id}/send` writes to the invoice.
+        segment = parts[-3] if parts[-1] == "send" and len(parts) >= 3 else parts[-1]
         entity = _PATH_ENTITIES.get(segment, segment[:40] or "unknown")
         try:
             response = await self._inner.handle_async_request(request)

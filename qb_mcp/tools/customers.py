@@ -32,7 +32,7 @@ async def find_customer(
     """Ranked customers."""
     from qb_mcp.bookkeeping import customers
 
-    return await customers.find_customer(await state.qbo(), args)
+    return await customers.find_customer(await state.qbo(), args, directory=await state.directory())
 
 
 async def upsert_customer(
@@ -42,9 +42,12 @@ async def upsert_customer(
     from qb_mcp.bookkeeping import customers
     from qb_mcp.store.intents import sections_for
 
-    return await customers.upsert_customer(
-        await state.qbo(), args, sections=sections_for(state.database)
-    )
+    try:
+        return await customers.upsert_customer(
+            await state.qbo(), args, sections=sections_for(state.database)
+        )
+    finally:
+        state.directory_changed("Customer")
 
 
 async def upsert_customers(
@@ -57,9 +60,16 @@ async def upsert_customers(
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
-    return await customers.upsert_customers(
-        await state.qbo(), args, progress=progress, sections=sections_for(state.database)
-    )
+    try:
+        return await customers.upsert_customers(
+            await state.qbo(),
+            args,
+            progress=progress,
+            sections=sections_for(state.database),
+            directory=await state.directory(),
+        )
+    finally:
+        state.directory_changed("Customer")
 
 
 def _customer_id(result: UpsertCustomerResult) -> Mapping[str, str | None]:

@@ -31,7 +31,7 @@ async def find_items(
     """Items by name part or type."""
     from qb_mcp.bookkeeping import reads
 
-    return await reads.find_items(await state.qbo(), args)
+    return await reads.find_items(await state.qbo(), args, directory=await state.directory())
 
 
 async def list_open_invoices(

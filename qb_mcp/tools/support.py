@@ -79,6 +79,12 @@ async def company_status(state: AppState) -> CompanyStatus:
     )
     if not status.get("company_name"):
         status["company_name"] = state.company_name
+    if status["reachable"]:
+        known = (await state.directory()).freshness()
+        if known.synced_at is not None:
+            status["index_synced_at"] = utc(known.synced_at)
+            status["index_age_seconds"] = round(known.age_seconds or 0.0, 1)
+            status["index_customers"] = known.customers
     if state.source == "connection" and state.realm_id is not None:
         row = await connections.get(state.database, state.realm_id)
         if row is not None:

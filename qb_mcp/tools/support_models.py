@@ -91,6 +91,13 @@ class CompanyStatus(BaseModel):
         default=None, description="after this the user must run `qb-mcp auth login` again"
     )
     needs_reauth: bool = False
+    index_synced_at: str | None = Field(
+        default=None,
+        description="when the local index of customers and items (used by find_customer) was "
+        "last brought up to date; none yet: the first lookup reads every customer",
+    )
+    index_age_seconds: float | None = None
+    index_customers: int | None = None
     problem: str | None = Field(
         default=None, description="what is wrong and what to do, if anything"
     )

@@ -47,7 +47,8 @@ async def test_pay_an_invoice_in_full_by_number(qbo: QBOClient, emulator: Emulat
     ]
     assert result.reference == "1234" and result.txn_date == TODAY.isoformat()
     stored = next(p for p in objects(emulator, "Payment") if p["Id"] == result.payment_id)
-    assert "Method: Check" in stored["PrivateNote"]
+    assert stored["PaymentMethodRef"]["value"] == "2"  # the default Check
+    assert result.method == "Check"
 
 
 async def test_without_invoices_the_oldest_are_paid_first(
@@ -228,3 +229,32 @@ def test_any_payment_input_validates_or_is_refused(fields: dict[str, Any]) -> No
     except ValidationError:
         return
     assert model.amount > 0 and model.amount == model.amount.quantize(Decimal("0.01"))
+
+
+async def test_the_method_is_found_by_name_whatever_its_case(
+    qbo: QBOClient, emulator: Emulator
+) -> None:
+    invoice = invoice_of(emulator, "Søren Kierkegaard")
+    result = await record_payment(
+        qbo,
+        pay(amount="10.00", invoice_ids=[invoice["Id"]], method="  american express"),
+        today=TODAY,
+    )
+    stored = next(p for p in objects(emulator, "Payment") if p["Id"] == result.payment_id)
+    assert result.method == "American Express"
+    assert stored["PaymentMethodRef"]["value"] == "6"
+    assert "Method:" not in (stored.get("PrivateNote") or "")
+
+
+async def test_an_unknown_method_is_refused_with_the_companys_methods(
+    qbo: QBOClient, emulator: Emulator
+) -> None:
+    invoice = invoice_of(emulator, "Søren Kierkegaard")
+    before = state(emulator)
+    with pytest.raises(InvalidArgumentError) as refused:
+        await record_payment(
+            qbo, pay(amount="10.00", invoice_ids=[invoice["Id"]], method="Bitcoin"), today=TODAY
+        )
+    assert state(emulator) == before
+    assert "Bitcoin" in str(refused.value)
+    assert all(name in str(refused.value) for name in ("Cash", "Check", "Visa"))

@@ -261,3 +261,61 @@ async def test_an_unknown_estimate_is_refused(qbo: QBOClient, emulator: Emulator
 def test_convert_input_refusals(fields: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ConvertEstimateInput.model_validate(fields)
+
+
+def _give_terms(emulator: Emulator, customer: str, term: str) -> str:
+    from qb_mcp.emulator.app import DEMO_REALM_ID
+
+    term_id = next(t["Id"] for t in objects(emulator, "Term") if t["Name"] == term)
+    found = named(emulator, customer)
+    emulator.backend.write(
+        DEMO_REALM_ID,
+        "Customer",
+        {
+            "Id": found["Id"],
+            "SyncToken": found["SyncToken"],
+            "sparse": True,
+            "SalesTermRef": {"value": term_id},
+        },
+    )
+    return str(term_id)
+
+
+async def test_convert_takes_the_due_date_from_the_customers_terms(
+    qbo: QBOClient, emulator: Emulator
+) -> None:
+    term_id = _give_terms(emulator, "Amy's Bird Sanctuary", "Net 15")
+    estimate = estimate_of(emulator, "Amy's Bird Sanctuary")
+    result = await convert_estimate(
+        qbo, ConvertEstimateInput(estimate_id=estimate["Id"]), today=TODAY
+    )
+    stored = next(i for i in objects(emulator, "Invoice") if i["Id"] == result.invoice.id)
+    assert result.invoice.due_date == (TODAY + timedelta(days=15)).isoformat()
+    assert "Net 15" in result.due_date_rule
+    assert stored["SalesTermRef"]["value"] == term_id
+
+
+async def test_convert_without_terms_leaves_the_due_date_to_the_companys_default(
+    qbo: QBOClient, emulator: Emulator
+) -> None:
+    estimate = estimate_of(emulator, "Amy's Bird Sanctuary")
+    result = await convert_estimate(
+        qbo, ConvertEstimateInput(estimate_id=estimate["Id"]), today=TODAY
+    )
+    assert result.invoice.due_date == (TODAY + timedelta(days=30)).isoformat()
+    assert "company's default" in result.due_date_rule
+
+
+@pytest.mark.parametrize(
+    ("issued", "due"),
+    [
+        (date(2026, 3, 5), date(2026, 4, 1)),  # past the 1st: next month's
+        (date(2026, 3, 25), date(2026, 5, 1)),  # within 10 days of April 1st: May's
+        (date(2026, 12, 10), date(2027, 1, 1)),
+    ],
+)
+def test_a_date_driven_term_is_due_on_its_day_of_the_month(issued: date, due: date) -> None:
+    from qb_mcp.bookkeeping.terms import Terms
+
+    terms = Terms("6", "1st of month", {"DayOfMonthDue": 1, "DueNextMonthDays": 10})
+    assert terms.due(issued) == due

@@ -291,6 +291,9 @@ def test_queryable_lists_follow_intuits_reference() -> None:
         "Invoice",
         "Payment",
         "SalesReceipt",
+        "Term",
+        "PaymentMethod",
+        "Account",
     }
     assert {"DisplayName", "PrimaryEmailAddr", "Active", "Balance", "MetaData.LastUpdatedTime"} <= (
         QUERYABLE["Customer"]
@@ -508,7 +511,7 @@ REFUSED = [
         "4002",
         "QueryProcessingError: the qb-mcp emulator does not emulate Vendor",
     ),
-    ("select count(*) from account", "4002", "does not emulate Account"),
+    ("select count(*) from vendor", "4002", "does not emulate Vendor"),
 ]
 
 

@@ -160,7 +160,18 @@ def test_bad_queries_are_refused_before_sending(build: Any, fragment: str) -> No
 
 
 def test_filterable_lists_cover_the_entities_and_known_properties() -> None:
-    assert set(FILTERABLE) == {"CompanyInfo", "Customer", "Item", "Estimate", "Invoice", "Payment"}
+    assert set(FILTERABLE) == {
+        "CompanyInfo",
+        "Customer",
+        "Item",
+        "Estimate",
+        "Invoice",
+        "Payment",
+        "SalesReceipt",
+        "Term",
+        "PaymentMethod",
+        "Account",
+    }
     assert {"DisplayName", "PrimaryEmailAddr", "Balance", "MetaData.LastUpdatedTime"} <= FILTERABLE[
         "Customer"
     ]

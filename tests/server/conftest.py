@@ -4,6 +4,7 @@ an MCP client session in either protocol era."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 from mcp import Client
 
 from qb_mcp.config import Settings
-from qb_mcp.emulator import Emulator
+from qb_mcp.emulator import DEMO_REALM_ID, Emulator
 from qb_mcp.qbo.limiter import Limits, RealmLimiter
 from qb_mcp.server import build_server
 
@@ -81,3 +82,31 @@ async def connect(
     server = build_server(settings, emulator=emulator, limiter=RealmLimiter(TEST_LIMITS))
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         yield Session(client, emulator)
+
+
+async def connect_demo_company(
+    settings: Settings,
+    emulator: Emulator,
+    *,
+    transport: Any = None,
+    company_name: str | None = None,
+) -> None:
+    """Store a connection to the emulator's demo company as `qb-mcp auth login` would: tokens
+    the emulator issued, saved encrypted through the real token manager (`transport`: the
+    emulator in process; None: over the network, at `settings`' OAuth URL)."""
+    from qb_mcp.auth.intuit import TokenGrant
+    from qb_mcp.auth.wiring import open_auth
+
+    issued = emulator.issue_tokens(DEMO_REALM_ID)
+    async with open_auth(settings, transport=transport) as auth:
+        await auth.manager.save_login(
+            DEMO_REALM_ID,
+            TokenGrant(
+                access_token=issued.access_token,
+                refresh_token=issued.refresh_token,
+                expires_in=issued.expires_in,
+                refresh_expires_in=issued.x_refresh_token_expires_in,
+            ),
+            received_at=time.time(),
+            company_name=company_name,
+        )

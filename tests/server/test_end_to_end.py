@@ -215,6 +215,8 @@ def test_demo_runs_the_walkthrough_and_exits_0(tmp_path: Path) -> None:
         "create_estimate",
         "convert_estimate",
         "record_payment",
+        "void_transaction",
+        "report",
         "explain_fault",
     ):
         assert f"-> {tool} " in done.stdout

@@ -23,7 +23,7 @@ from qb_mcp.server import build_server
 from qb_mcp.store import Database, open_database
 from qb_mcp.store import events as store
 from qb_mcp.webhooks.events import Event
-from tests.server.conftest import TEST_LIMITS, Session, error_text
+from tests.server.conftest import TEST_LIMITS, Session, connect_demo_company, error_text
 from tests.server.test_tools import CONTACT
 
 pytestmark = pytest.mark.anyio
@@ -334,8 +334,6 @@ async def test_a_connected_company_is_caught_up_on_start_and_listeners_hear_of_i
 
     import httpx2
 
-    from qb_mcp.auth.intuit import TokenGrant
-    from qb_mcp.auth.wiring import open_auth
     from qb_mcp.server import open_state, run_event_loops
     from qb_mcp.server_events import EventPublisher
 
@@ -343,18 +341,7 @@ async def test_a_connected_company_is_caught_up_on_start_and_listeners_hear_of_i
         settings, oauth_base_url="http://emulator", api_base_url="http://emulator"
     )
     transport = httpx2.ASGITransport(app=emulator.app)
-    issued = emulator.issue_tokens(DEMO_REALM_ID)
-    async with open_auth(connected, transport=transport) as auth:
-        await auth.manager.save_login(
-            DEMO_REALM_ID,
-            TokenGrant(
-                access_token=issued.access_token,
-                refresh_token=issued.refresh_token,
-                expires_in=issued.expires_in,
-                refresh_expires_in=issued.x_refresh_token_expires_in,
-            ),
-            received_at=time.time(),
-        )
+    await connect_demo_company(connected, emulator, transport=transport)
     publisher = EventPublisher()
     heard: list[str] = []
     got = anyio.Event()

@@ -15,7 +15,6 @@ window ends at our clock's now) finds nothing: the event can only come from the 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,14 +24,12 @@ import anyio
 import pytest
 from mcp import Client
 
-from qb_mcp.auth.intuit import TokenGrant
-from qb_mcp.auth.wiring import open_auth
 from qb_mcp.config import Settings
 from qb_mcp.emulator import DEMO_REALM_ID
 from qb_mcp.qbo.limiter import RealmLimiter
 from qb_mcp.server import build_server
 from tests.emulator.conftest import FakeClock
-from tests.server.conftest import TEST_LIMITS
+from tests.server.conftest import TEST_LIMITS, connect_demo_company
 from tests.server.test_tools import CONTACT
 from tests.webhooks.conftest import TOKEN, free_port, make_emulator, serving
 
@@ -59,19 +56,9 @@ async def company_over_http(tmp_path: Path, payload_format: str) -> AsyncIterato
             oauth_base_url=emulator_url,
             webhook_verifier_token=TOKEN,
         )
-        issued = emulator.issue_tokens(DEMO_REALM_ID)
-        async with open_auth(settings) as auth:
-            await auth.manager.save_login(
-                DEMO_REALM_ID,
-                TokenGrant(
-                    access_token=issued.access_token,
-                    refresh_token=issued.refresh_token,
-                    expires_in=issued.expires_in,
-                    refresh_expires_in=issued.x_refresh_token_expires_in,
-                ),
-                received_at=time.time(),
-                company_name="Craig's Design and Landscaping Services",
-            )
+        await connect_demo_company(
+            settings, emulator, company_name="Craig's Design and Landscaping Services"
+        )
         server = build_server(settings, limiter=RealmLimiter(TEST_LIMITS))
         async with serving(server.streamable_http_app(), server_port) as base:
             yield f"{base}/mcp"

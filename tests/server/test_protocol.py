@@ -189,7 +189,8 @@ async def test_a_legacy_client_gets_the_quickbooks_requests_at_the_level_it_set(
         await client.call_tool("find_customer", {"name": "Rosa"})
         assert logs.received == []  # nothing until a level is set
         await client.set_logging_level("debug")
-        await client.call_tool("find_customer", {"name": "Rosa"})
+        # By id: a read QuickBooks answers (a name lookup this soon is answered from the index).
+        await client.call_tool("find_customer", {"customer_id": "1"})
     requests = [m for m in logs.messages() if "intuit_tid" in m]
     assert requests, logs.messages()
     assert all(p.logger and p.logger.startswith("qb_mcp") for p in logs.received)

@@ -83,6 +83,8 @@ def test_building_the_server_imports_no_client_or_bookkeeping_code(tmp_path: Pat
     if shipped_file()["made_with"] != base.schema_makers():
         package = Path(qb_mcp.__file__).parent
         shutil.copytree(package, tmp_path / "qb_mcp", ignore=shutil.ignore_patterns("__pycache__"))
+        # A checkout's package reads its texts from the top-level prompts/ beside it.
+        shutil.copytree(package.parent / "prompts", tmp_path / "prompts")
         env = {**os.environ, "PYTHONPATH": str(tmp_path)}
         run = [sys.executable, "-m", "qb_mcp.tools.schemas"]
         # In tmp_path: `-m` puts the working directory first on the path, before PYTHONPATH.

@@ -16,7 +16,7 @@ from qb_mcp.errors import ConfigError
 from qb_mcp.server import build_server, choose_connection
 from qb_mcp.store import connections, open_database
 from qb_mcp.store.connections import StoredTokens
-from tests.server.conftest import connect, error_text
+from tests.server.conftest import connect, connect_demo_company, error_text
 from tests.server.test_tools import CONTACT, TOOLS, WRITE_TOOLS
 
 pytestmark = pytest.mark.anyio
@@ -217,12 +217,9 @@ async def test_a_connected_company_is_served_through_its_stored_tokens(
 ) -> None:
     """The real-connection path: encrypted tokens in the store, the token manager, Intuit's
     paths (the emulator stands in for Intuit, reached in process)."""
-    import time
 
     import httpx2
 
-    from qb_mcp.auth.intuit import TokenGrant
-    from qb_mcp.auth.wiring import open_auth
     from qb_mcp.qbo.limiter import RealmLimiter
     from tests.server.conftest import TEST_LIMITS
 
@@ -230,19 +227,12 @@ async def test_a_connected_company_is_served_through_its_stored_tokens(
         settings, oauth_base_url="http://emulator", api_base_url="http://emulator"
     )
     transport = httpx2.ASGITransport(app=emulator.app)
-    issued = emulator.issue_tokens(DEMO_REALM_ID)
-    async with open_auth(connected, transport=transport) as auth:
-        await auth.manager.save_login(
-            DEMO_REALM_ID,
-            TokenGrant(
-                access_token=issued.access_token,
-                refresh_token=issued.refresh_token,
-                expires_in=issued.expires_in,
-                refresh_expires_in=issued.x_refresh_token_expires_in,
-            ),
-            received_at=time.time(),
-            company_name="Craig's Design and Landscaping Services",
-        )
+    await connect_demo_company(
+        connected,
+        emulator,
+        transport=transport,
+        company_name="Craig's Design and Landscaping Services",
+    )
     server = build_server(connected, transport=transport, limiter=RealmLimiter(TEST_LIMITS))
     async with Client(server) as client:
         status = await client.call_tool("connection_status", {})

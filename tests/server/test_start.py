@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -21,9 +20,9 @@ import pytest
 from mcp import Client
 
 from qb_mcp.config import Settings
-from qb_mcp.emulator import DEMO_REALM_ID, Emulator
+from qb_mcp.emulator import Emulator
 from qb_mcp.server import build_server
-from tests.server.conftest import error_text
+from tests.server.conftest import connect_demo_company, error_text
 
 pytestmark = pytest.mark.anyio
 
@@ -65,22 +64,7 @@ async def test_the_demo_company_is_served_when_no_environment_or_the_emulator_is
 
 
 async def _connect_demo_company(settings: Settings, emulator: Emulator) -> None:
-    from qb_mcp.auth.intuit import TokenGrant
-    from qb_mcp.auth.wiring import open_auth
-
-    transport = httpx2.ASGITransport(app=emulator.app)
-    issued = emulator.issue_tokens(DEMO_REALM_ID)
-    async with open_auth(settings, transport=transport) as auth:
-        await auth.manager.save_login(
-            DEMO_REALM_ID,
-            TokenGrant(
-                access_token=issued.access_token,
-                refresh_token=issued.refresh_token,
-                expires_in=issued.expires_in,
-                refresh_expires_in=issued.x_refresh_token_expires_in,
-            ),
-            received_at=time.time(),
-        )
+    await connect_demo_company(settings, emulator, transport=httpx2.ASGITransport(app=emulator.app))
 
 
 def _key(byte: int) -> str:

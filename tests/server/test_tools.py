@@ -28,6 +28,12 @@ TOOLS = {
     "connection_status",
     "upsert_customers",
     "recent_changes",
+    "void_transaction",
+    "delete_transaction",
+    "upsert_item",
+    "create_sales_receipt",
+    "report",
+    "send_invoice",
 }
 WRITE_TOOLS = {
     "upsert_customer",
@@ -35,6 +41,11 @@ WRITE_TOOLS = {
     "create_estimate",
     "convert_estimate",
     "record_payment",
+    "void_transaction",
+    "delete_transaction",
+    "upsert_item",
+    "create_sales_receipt",
+    "send_invoice",
 }
 CONTACT = {
     "crm_id": "crm-77",

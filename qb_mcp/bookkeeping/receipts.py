@@ -1,0 +1,248 @@
+"""Sales receipts: a sale paid at once (create_sales_receipt).
+
+A SalesReceipt is an invoice and its payment in one (Intuit's SalesReceipt reference): lines as
+an estimate's, how it was paid (PaymentMethodRef, PaymentRefNum) and where the money went
+(DepositToAccountRef; QuickBooks' default is Undeposited Funds). Nothing stays owed.
+
+Choices where the brief is silent:
+- Retries. Money was received, so a retry must never record the sale twice, even a day later:
+  each receipt carries a marker in PrivateNote, `[qb-mcp:sale:<hash>]`, the hash of the call's
+  resolved arguments (customer, date, lines, method, reference, deposit account, idempotency
+  key). Before writing, the customer's receipts of that total on that date are read and one
+  with the marker is returned (`already_recorded=True`), as record_payment does.
+- The deposit account is named by id or name and must be a Bank or Other Current Asset account.
+- Concurrent repeats: the marker check and the write run as one write section per company
+  ("sales_receipts"; customers and items can be named by id or by name), keyed by the arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from qb_mcp.bookkeeping.common import (
+    ZERO,
+    DateIn,
+    DocNumberIn,
+    IdempotencyKeyIn,
+    IdIn,
+    InputModel,
+    Line1,
+    LineView,
+    Text,
+    amount_of,
+    answer_text,
+    memo_text,
+    ref_name,
+    ref_value,
+    resolve_customer,
+    sales_lines,
+    text,
+)
+from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.sales import MAX_LINES, EstimateLineInput, sales_line_bodies
+from qb_mcp.bookkeeping.terms import payment_method
+from qb_mcp.errors import InvalidArgumentError
+from qb_mcp.qbo.client import QBOClient
+from qb_mcp.qbo.query import Query
+from qb_mcp.quoting import quoted
+from qb_mcp.store.intents import Intent, IntentSections, Section, sections_for
+
+MARKER_PREFIX = "[qb-mcp:sale:"
+DEPOSIT_TYPES = ("Bank", "Other Current Asset")
+
+
+class CreateSalesReceiptInput(InputModel):
+    """A sale paid at once."""
+
+    customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
+    customer_name: Line1 | None = Field(
+        default=None, min_length=1, max_length=500, description="display name, if no customer_id"
+    )
+    lines: list[EstimateLineInput] = Field(
+        min_length=1, max_length=MAX_LINES, description="what was sold, as create_estimate's lines"
+    )
+    txn_date: DateIn | None = Field(default=None, description="sale date; default today")
+    method: Line1 | None = Field(default=None, max_length=31, description="e.g. Cash, Check, Visa")
+    reference: Line1 | None = Field(default=None, max_length=21, description="check number etc.")
+    deposit_account: Line1 | None = Field(
+        default=None,
+        max_length=100,
+        description="bank account name or id; default Undeposited Funds",
+    )
+    memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
+    doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
+    idempotency_key: IdempotencyKeyIn | None = Field(
+        default=None, description="Optional; distinct keys for two genuinely identical sales"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CreateSalesReceiptInput:
+        if (self.customer_id is None) == (self.customer_name is None):
+            raise ValueError("give exactly one of customer_id or customer_name")
+        return self
+
+
+class SalesReceiptView(BaseModel):
+    """The recorded sale."""
+
+    id: str
+    doc_number: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    txn_date: str | None = None
+    total: Decimal
+    method: str | None = None
+    reference: str | None = None
+    deposit_account: str | None = None
+    memo: str | None = None
+    lines: list[LineView]
+    already_recorded: bool = Field(description="True when a retried call found the sale")
+
+
+async def create_sales_receipt(
+    client: QBOClient,
+    params: CreateSalesReceiptInput,
+    *,
+    today: date | None = None,
+    sections: IntentSections | None = None,
+) -> SalesReceiptView:
+    """Record a paid sale once; every reference is resolved before anything is written."""
+    txn_date = params.txn_date or today or company_today()
+    basis = {**params.model_dump(mode="json"), "txn_date": txn_date.isoformat()}
+    intent = Intent.of(client.realm_id, "create_sales_receipt", basis, group="sales_receipts")
+    async with (sections or sections_for(None)).hold(intent) as section:
+        return await _create(client, params, txn_date, section)
+
+
+async def _create(
+    client: QBOClient, params: CreateSalesReceiptInput, txn_date: date, section: Section
+) -> SalesReceiptView:
+    customer = await resolve_customer(
+        client, customer_id=params.customer_id, customer_name=params.customer_name
+    )
+    customer_id = str(customer["Id"])
+    lines = await sales_line_bodies(client, params.lines)
+    method = await payment_method(client, params.method) if params.method else None
+    account = (
+        await _deposit_account(client, params.deposit_account) if params.deposit_account else None
+    )
+    total = sum((amount_of(line["Amount"]) for line in lines), ZERO)
+    marker = _marker(params, customer_id, txn_date, lines, account)
+    existing = await _find_marked(client, customer_id, total, txn_date, marker)
+    if existing is not None:
+        await section.found("SalesReceipt", answer_text("SalesReceipt", existing))
+        return receipt_view(existing, already=True, method=method)
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer_id},
+        "TxnDate": txn_date.isoformat(),
+        "Line": lines,
+        "PrivateNote": marker,
+    }
+    if method is not None:
+        body["PaymentMethodRef"] = {"value": method["value"]}
+    if account is not None:
+        body["DepositToAccountRef"] = {"value": str(account["Id"])}
+    if params.reference:
+        body["PaymentRefNum"] = params.reference
+    if params.memo:
+        body["CustomerMemo"] = {"value": params.memo}
+    if params.doc_number:
+        body["DocNumber"] = params.doc_number
+    created = await client.create("SalesReceipt", body)
+    await section.written("SalesReceipt")
+    return receipt_view(created, already=False, method=method)
+
+
+def receipt_view(
+    receipt: Mapping[str, Any], *, already: bool, method: Mapping[str, str] | None = None
+) -> SalesReceiptView:
+    """The trimmed view of a sales receipt."""
+    return SalesReceiptView(
+        id=str(receipt.get("Id", "")),
+        doc_number=text(receipt.get("DocNumber")),
+        customer_id=ref_value(receipt, "CustomerRef"),
+        customer_name=ref_name(receipt, "CustomerRef"),
+        txn_date=text(receipt.get("TxnDate")),
+        total=amount_of(receipt.get("TotalAmt")),
+        method=(method or {}).get("name") or ref_name(receipt, "PaymentMethodRef"),
+        reference=text(receipt.get("PaymentRefNum")),
+        deposit_account=ref_name(receipt, "DepositToAccountRef")
+        or ref_value(receipt, "DepositToAccountRef"),
+        memo=memo_text(receipt),
+        lines=sales_lines(receipt),
+        already_recorded=already,
+    )
+
+
+async def _deposit_account(client: QBOClient, name_or_id: str) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for prop in ("Id", "Name") if name_or_id.isdigit() else ("Name",):
+        found = await client.query(Query.select("Account").where(prop, "=", name_or_id))
+        rows = [r for r in found.get("Account", []) if isinstance(r, dict)]
+        if rows:
+            break
+    if rows and rows[0].get("AccountType") in DEPOSIT_TYPES:
+        return rows[0]
+    banks: list[str] = []
+    for kind in DEPOSIT_TYPES:
+        found = await client.query(Query.select("Account").where("AccountType", "=", kind))
+        banks += [quoted(str(a.get("Name", "")), limit=60) for a in found.get("Account", [])]
+    what = "is not a bank or Undeposited Funds account" if rows else "is not an account"
+    raise InvalidArgumentError(
+        f"{quoted(name_or_id)} {what}; nothing was written. Deposit accounts: "
+        f"{', '.join(banks) or 'none'}"
+    )
+
+
+def _marker(
+    params: CreateSalesReceiptInput,
+    customer_id: str,
+    txn_date: date,
+    lines: list[dict[str, Any]],
+    account: Mapping[str, Any] | None,
+) -> str:
+    rendered = [
+        "|".join(
+            (
+                str(line["SalesItemLineDetail"]["ItemRef"]["value"]),
+                format(line["SalesItemLineDetail"]["Qty"], "f"),
+                format(line["SalesItemLineDetail"]["UnitPrice"], "f"),
+                line.get("Description", ""),
+            )
+        )
+        for line in lines
+    ]
+    basis = "\n".join(
+        (
+            customer_id,
+            txn_date.isoformat(),
+            *rendered,
+            (params.method or "").casefold(),
+            params.reference or "",
+            str(account["Id"]) if account else "",
+            params.idempotency_key or "",
+        )
+    )
+    return f"{MARKER_PREFIX}{hashlib.sha256(basis.encode()).hexdigest()[:16]}]"
+
+
+async def _find_marked(
+    client: QBOClient, customer_id: str, total: Decimal, txn_date: date, marker: str
+) -> dict[str, Any] | None:
+    query = (
+        Query.select("SalesReceipt")
+        .where("CustomerRef", "=", customer_id)
+        .where("TxnDate", "=", txn_date)
+        .where("TotalAmt", "=", total)
+    )
+    async for row in client.query_all(query):
+        note = row.get("PrivateNote")
+        if isinstance(note, str) and marker in note:
+            return row
+    return None
