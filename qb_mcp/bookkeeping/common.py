@@ -18,6 +18,7 @@ miss or ambiguity is an InvalidArgumentError that says what to call next.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
@@ -569,3 +570,38 @@ def check_id(value: str, field: str) -> str:
 def answer_text(entity: str, obj: Mapping[str, Any]) -> str:
     """`obj` as QuickBooks answers a write of it (`{"Payment": {...}}`), for the ledger."""
     return wire.encode({entity: dict(obj)}).decode("utf-8")
+
+
+# ---- memo markers ------------------------------------------------------------------------------
+# A write that QuickBooks cannot deduplicate by itself across days (a payment, a sale) carries a
+# marker in its PrivateNote: a prefix naming the kind and a hash of what makes it the same write.
+# A repeat finds the marked object instead of writing a second one.
+
+
+def memo_marker(prefix: str, parts: Sequence[str]) -> str:
+    """The marker for a write whose identity is `parts` (`prefix` like "[qb-mcp:pay:")."""
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return f"{prefix}{digest}]"
+
+
+async def find_marked(
+    client: QBOClient,
+    entity: str,
+    *,
+    customer_id: str,
+    total: Decimal,
+    txn_date: date,
+    marker: str,
+) -> dict[str, Any] | None:
+    """The customer's `entity` of that day and total whose PrivateNote holds `marker`, if any."""
+    query = (
+        Query.select(entity)
+        .where("CustomerRef", "=", customer_id)
+        .where("TxnDate", "=", txn_date)
+        .where("TotalAmt", "=", total)
+    )
+    async for row in client.query_all(query):
+        note = row.get("PrivateNote")
+        if isinstance(note, str) and marker in note:
+            return row
+    return None

@@ -26,7 +26,6 @@ Choices where the brief is silent:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -46,7 +45,9 @@ from qb_mcp.bookkeeping.common import (
     Text,
     amount_of,
     answer_text,
+    find_marked,
     is_voided,
+    memo_marker,
     parse_day,
     record_label,
     ref_name,
@@ -200,7 +201,14 @@ async def _record(
         customer = await resolve_customer(client, customer_id=customer_id, customer_name=None)
     # A retried call is answered before the checks: its invoices may be paid by now.
     marker = _marker(params, customer_id, txn_date, [str(i["Id"]) for i in named])
-    existing = await _find_marked(client, customer_id, params.amount, txn_date, marker)
+    existing = await find_marked(
+        client,
+        "Payment",
+        customer_id=customer_id,
+        total=params.amount,
+        txn_date=txn_date,
+        marker=marker,
+    )
     if existing is not None:
         await section.found("Payment", answer_text("Payment", existing))
         return await _result(client, existing, already=True)
@@ -299,7 +307,8 @@ async def _oldest_open(client: QBOClient, customer_id: str) -> list[dict[str, An
 def _marker(
     params: RecordPaymentInput, customer_id: str, txn_date: date, invoice_ids: list[str]
 ) -> str:
-    basis = "\n".join(
+    return memo_marker(
+        MARKER_PREFIX,
         (
             customer_id,
             format(params.amount, "f"),
@@ -309,25 +318,8 @@ def _marker(
             params.reference or "",
             "credit" if params.leave_credit else "",
             params.idempotency_key or "",
-        )
+        ),
     )
-    return f"{MARKER_PREFIX}{hashlib.sha256(basis.encode()).hexdigest()[:16]}]"
-
-
-async def _find_marked(
-    client: QBOClient, customer_id: str, amount: Decimal, txn_date: date, marker: str
-) -> dict[str, Any] | None:
-    query = (
-        Query.select("Payment")
-        .where("CustomerRef", "=", customer_id)
-        .where("TxnDate", "=", txn_date)
-        .where("TotalAmt", "=", amount)
-    )
-    async for row in client.query_all(query):
-        note = row.get("PrivateNote")
-        if isinstance(note, str) and marker in note:
-            return row
-    return None
 
 
 async def _result(

@@ -17,7 +17,6 @@ Choices where the brief is silent:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -37,6 +36,8 @@ from qb_mcp.bookkeeping.common import (
     Text,
     amount_of,
     answer_text,
+    find_marked,
+    memo_marker,
     memo_text,
     ref_name,
     ref_value,
@@ -134,7 +135,14 @@ async def _create(
     )
     total = sum((amount_of(line["Amount"]) for line in lines), ZERO)
     marker = _marker(params, customer_id, txn_date, lines, account)
-    existing = await _find_marked(client, customer_id, total, txn_date, marker)
+    existing = await find_marked(
+        client,
+        "SalesReceipt",
+        customer_id=customer_id,
+        total=total,
+        txn_date=txn_date,
+        marker=marker,
+    )
     if existing is not None:
         await section.found("SalesReceipt", answer_text("SalesReceipt", existing))
         return receipt_view(existing, already=True, method=method)
@@ -218,7 +226,8 @@ def _marker(
         )
         for line in lines
     ]
-    basis = "\n".join(
+    return memo_marker(
+        MARKER_PREFIX,
         (
             customer_id,
             txn_date.isoformat(),
@@ -227,22 +236,5 @@ def _marker(
             params.reference or "",
             str(account["Id"]) if account else "",
             params.idempotency_key or "",
-        )
+        ),
     )
-    return f"{MARKER_PREFIX}{hashlib.sha256(basis.encode()).hexdigest()[:16]}]"
-
-
-async def _find_marked(
-    client: QBOClient, customer_id: str, total: Decimal, txn_date: date, marker: str
-) -> dict[str, Any] | None:
-    query = (
-        Query.select("SalesReceipt")
-        .where("CustomerRef", "=", customer_id)
-        .where("TxnDate", "=", txn_date)
-        .where("TotalAmt", "=", total)
-    )
-    async for row in client.query_all(query):
-        note = row.get("PrivateNote")
-        if isinstance(note, str) and marker in note:
-            return row
-    return None
