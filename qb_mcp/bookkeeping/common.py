@@ -572,6 +572,12 @@ def answer_text(entity: str, obj: Mapping[str, Any]) -> str:
     return wire.encode({entity: dict(obj)}).decode("utf-8")
 
 
+def exactly_one(a: object, b: object, what: str) -> None:
+    """Refuse (as a validation error) unless exactly one of a pair of alternatives is given."""
+    if (a is None) == (b is None):
+        raise ValueError(f"give exactly one of {what}")
+
+
 # ---- memo markers ------------------------------------------------------------------------------
 # A write that QuickBooks cannot deduplicate by itself across days (a payment, a sale) carries a
 # marker in its PrivateNote: a prefix naming the kind and a hash of what makes it the same write.

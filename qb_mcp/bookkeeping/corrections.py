@@ -40,6 +40,7 @@ from qb_mcp.bookkeeping.common import (
     InputModel,
     Line1,
     amount_of,
+    exactly_one,
     get_or_none,
     is_voided,
     links,
@@ -76,8 +77,7 @@ class _Target(InputModel):
 
     @model_validator(mode="after")
     def _one(self) -> _Target:
-        if (self.id is None) == (self.doc_number is None):
-            raise ValueError("give exactly one of id or doc_number")
+        exactly_one(self.id, self.doc_number, "id or doc_number")
         return self
 
 

@@ -33,6 +33,7 @@ from qb_mcp.bookkeeping.common import (
     Line1,
     LinkView,
     amount_of,
+    exactly_one,
     get_or_none,
     is_voided,
     links,
@@ -284,8 +285,7 @@ class GetTransactionInput(InputModel):
 
     @model_validator(mode="after")
     def _one(self) -> GetTransactionInput:
-        if (self.id is None) == (self.doc_number is None):
-            raise ValueError("give exactly one of id or doc_number")
+        exactly_one(self.id, self.doc_number, "id or doc_number")
         return self
 
 

@@ -36,6 +36,7 @@ from qb_mcp.bookkeeping.common import (
     Text,
     amount_of,
     answer_text,
+    exactly_one,
     find_marked,
     memo_marker,
     memo_text,
@@ -84,8 +85,7 @@ class CreateSalesReceiptInput(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> CreateSalesReceiptInput:
-        if (self.customer_id is None) == (self.customer_name is None):
-            raise ValueError("give exactly one of customer_id or customer_name")
+        exactly_one(self.customer_id, self.customer_name, "customer_id or customer_name")
         return self
 
 

@@ -56,6 +56,7 @@ from qb_mcp.bookkeeping.common import (
     Text,
     amount_of,
     answer_text,
+    exactly_one,
     get_or_none,
     links,
     memo_text,
@@ -82,11 +83,6 @@ DEFAULT_TERMS_DAYS = 30
 MAX_LINES = 100
 
 
-def _one_of(a: object, b: object, what: str) -> None:
-    if (a is None) == (b is None):
-        raise ValueError(f"give exactly one of {what}")
-
-
 # ---- create_estimate ---------------------------------------------------------------------------
 
 
@@ -107,7 +103,7 @@ class EstimateLineInput(InputModel):
 
     @model_validator(mode="after")
     def _item(self) -> EstimateLineInput:
-        _one_of(self.item_id, self.item_name, "item_id or item_name")
+        exactly_one(self.item_id, self.item_name, "item_id or item_name")
         return self
 
 
@@ -144,7 +140,7 @@ class CreateEstimateInput(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> CreateEstimateInput:
-        _one_of(self.customer_id, self.customer_name, "customer_id or customer_name")
+        exactly_one(self.customer_id, self.customer_name, "customer_id or customer_name")
         if self.txn_date and self.expiration_date and self.expiration_date < self.txn_date:
             raise ValueError("expiration_date is before txn_date")
         return self
@@ -287,7 +283,9 @@ class ConvertEstimateInput(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> ConvertEstimateInput:
-        _one_of(self.estimate_id, self.estimate_doc_number, "estimate_id or estimate_doc_number")
+        exactly_one(
+            self.estimate_id, self.estimate_doc_number, "estimate_id or estimate_doc_number"
+        )
         if self.txn_date and self.due_date and self.due_date < self.txn_date:
             raise ValueError("due_date is before txn_date")
         if self.txn_date and self.due_date is None:

@@ -21,6 +21,7 @@ from qb_mcp.bookkeeping.common import (
     IdIn,
     InputModel,
     Line1,
+    exactly_one,
     ref_name,
     resolve_transaction,
     text,
@@ -49,8 +50,7 @@ class SendInvoiceInput(InputModel):
 
     @model_validator(mode="after")
     def _one(self) -> SendInvoiceInput:
-        if (self.id is None) == (self.doc_number is None):
-            raise ValueError("give exactly one of id or doc_number")
+        exactly_one(self.id, self.doc_number, "id or doc_number")
         return self
 
 
