@@ -19,7 +19,6 @@ wait as `data.wait_seconds` and `data.wait` (its reason: retry, throttled, budge
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import warnings
 from collections import deque
@@ -33,6 +32,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import LOG_LEVEL_META_KEY, EmptyResult, LoggingLevel, SetLevelRequestParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from qb_mcp.redaction import redact
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -69,32 +70,6 @@ def mcp_level(levelno: int) -> LoggingLevel:
     if levelno >= logging.INFO:
         return "info"
     return "debug"
-
-
-# Secrets that can appear in a message: bearer tokens, Basic credentials, OAuth fields in a form
-# body or a JSON document, and JWTs (ID tokens, access tokens) wherever they stand.
-_REDACTIONS = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\"',\s}]+"), r"\1[redacted]"),
-    (
-        re.compile(
-            r"(?i)((?:access|refresh|id)_token|client_secret|verifier_token|code|password)"
-            r"([\"']?\s*[:=]\s*[\"']?)[^\"'&,\s}]+"
-        ),
-        r"\1\2[redacted]",
-    ),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted jwt]"),
-)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` without tokens, secrets or Authorization values (and without `secrets` verbatim)."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 @dataclass(slots=True)

@@ -94,6 +94,7 @@ from qb_mcp.errors import (
 )
 from qb_mcp.qbo import faults
 from qb_mcp.quoting import quoted
+from qb_mcp.redaction import redact
 
 # A fault body is a few hundred bytes; anything this large is not one (and would be slow to scan).
 MAX_INPUT_CHARS = 64 * 1024
@@ -429,7 +430,7 @@ _TID = re.compile(
 _VALID_TID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Token-looking text beyond what `faults.scrub` catches (it already takes JWTs): long unbroken
+# Token-looking text beyond what `redact` catches (it already takes JWTs): long unbroken
 # runs of base64-ish characters mixing letters and digits (Intuit refresh tokens are ~50 of them).
 _LONG_SECRET = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~]{40,}(?![A-Za-z0-9+/=_.~-])")
 # Where a fault body starts inside a longer text (SDK exceptions and logs wrap the body).
@@ -1057,7 +1058,7 @@ def _code_number(text: str) -> str | None:
 def _clean(text: str, limit: int = MAX_FIELD_CHARS) -> str:
     """Text from outside: control characters gone, token-like strings redacted, length capped."""
     text = _CONTROL.sub(" ", text).replace("\r", " ")
-    text = faults.scrub(text)
+    text = redact(text)
     text = _LONG_SECRET.sub(_redact_long, text)
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "…"

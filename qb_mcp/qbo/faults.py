@@ -19,7 +19,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from qb_mcp.errors import (
@@ -41,6 +40,8 @@ from qb_mcp.errors import (
     UnsupportedOperationError,
     ValidationError,
 )
+from qb_mcp.qbo.retry import parse_retry_after
+from qb_mcp.redaction import redact
 
 # An XML fault is a few hundred bytes; refuse to parse anything near this size as XML.
 MAX_XML_BYTES = 256 * 1024
@@ -52,14 +53,6 @@ MAX_TEXT = 1000
 SNIPPET = 300
 
 _CODE_IN_MESSAGE = re.compile(r"errorCode=0*(\d+)")
-_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"'<>,;]+")
-_AUTH_HEADER = re.compile(r"(?i)(\bauthorization\b\s*[:=]\s*)(?:\"[^\"]*\"|'[^']*'|[^\r\n,;<]*)")
-_TOKEN_FIELD = re.compile(
-    r"(?i)(\b(?:access_token|refresh_token|id_token|client_secret)\b\"?\s*[:=]\s*\"?)[^\s\"'&,;<]+"
-)
-_BASIC = re.compile(r"(?i)\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")
-# Intuit access tokens are JWTs/JWEs ("eyJ..." dot-separated base64url parts).
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){1,4}")
 _VALID_TID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _TAGS = re.compile(r"<[^>]*>")
 _TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
@@ -83,7 +76,9 @@ def error_from_response(
     `now` is only used to turn a `Retry-After` HTTP date into seconds (defaults to the clock).
     """
     intuit_tid = _tid(_header(headers, "intuit_tid") or _header(headers, "intuit-tid"))
-    retry_after = _retry_after(_header(headers, "retry-after"), now)
+    retry_after = parse_retry_after(
+        _header(headers, "retry-after"), now=(now or datetime.now(UTC)).timestamp()
+    )
     success = 200 <= status_code < 300
     fault = _find_fault(content, success=success)
     if fault is None:
@@ -408,17 +403,8 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def scrub(text: str) -> str:
-    """Text with bearer tokens, Authorization header values and token fields replaced."""
-    text = _BEARER.sub("Bearer [redacted]", text)
-    text = _BASIC.sub("Basic [redacted]", text)
-    text = _AUTH_HEADER.sub(r"\1[redacted]", text)
-    text = _JWT.sub("[redacted]", text)
-    return _TOKEN_FIELD.sub(r"\1[redacted]", text)
-
-
 def _clean(text: str) -> str:
-    text = scrub(text)
+    text = redact(text)
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
 
 
@@ -427,7 +413,7 @@ def _body_snippet(content: bytes) -> str:
     title = _TITLE.search(text)
     # An error page's <title> ("502 Bad Gateway") says more than its markup does.
     text = title.group(1) if title else _TAGS.sub(" ", text)
-    text = scrub(_SPACE.sub(" ", text).strip())
+    text = redact(_SPACE.sub(" ", text).strip())
     return text if len(text) <= SNIPPET else text[:SNIPPET] + "…"
 
 
@@ -444,22 +430,3 @@ def _tid(value: str | None) -> str | None:
     # Intuit's transaction ids are short and plain; anything else in that header is not one and
     # must not be echoed into exception text.
     return value if value is not None and _VALID_TID.fullmatch(value) else None
-
-
-def _retry_after(value: str | None, now: datetime | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), None if absent/bad."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return None
-    return max(0.0, seconds)

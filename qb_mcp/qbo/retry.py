@@ -116,7 +116,9 @@ def is_throttle(error: BaseException) -> bool:
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """`Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` -> seconds from `now`."""
+    """`Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` -> seconds from `now`
+    (epoch seconds), never negative; None when absent or unreadable. The one reading of the
+    header (RFC 9110 section 10.2.3), for QuickBooks' answers and for a CRM's."""
     if value is None:
         return None
     text = value.strip()

@@ -30,6 +30,7 @@ import httpx2
 
 from qb_mcp import __version__
 from qb_mcp.config import Settings
+from qb_mcp.qbo.retry import parse_retry_after
 from qb_mcp.store import outbox
 from qb_mcp.store.db import Database
 from qb_mcp.store.events import StoredEvent
@@ -181,7 +182,7 @@ class Forwarder:
                 await outbox.mark_delivered(self._database, delivery.seq, now=self._clock())
                 return True
             error = f"HTTP {response.status_code}"
-            retry_after = _seconds(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(response.headers.get("retry-after"), now=self._clock())
         delay = self._delays[min(delivery.attempts, len(self._delays) - 1)]
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
@@ -198,16 +199,6 @@ class Forwarder:
             delay,
         )
         return False
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None  # an HTTP date: the backoff schedule is good enough
-    return seconds if seconds >= 0 else None
 
 
 def forwarder_for(settings: Settings, database: Database, **options: object) -> Forwarder | None:
