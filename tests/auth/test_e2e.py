@@ -17,8 +17,9 @@ from qb_mcp.config import Settings
 from qb_mcp.emulator import DEMO_REALM_ID, Emulator
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.store import connections
-from tests.auth.live import free_port, serve
+from tests.auth.live import serve
 from tests.auth.secrets_check import database_bytes, leaks
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

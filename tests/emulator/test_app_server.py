@@ -15,6 +15,7 @@ import httpx2
 import pytest
 
 from qb_mcp.cli import main
+from tests.ports import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -54,12 +55,6 @@ def test_a_corrupt_state_file_is_named_and_kept(
     assert main(["emulator", "--port", "1", "--state", str(state)]) == 2
     assert str(state) in one_line(capsys.readouterr().err)
     assert state.read_text() == "not json at all"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow

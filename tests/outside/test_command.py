@@ -14,9 +14,9 @@ import pytest
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
 
-from tests.auth.live import free_port
 from tests.outside.conftest import Loopback
 from tests.outside.test_python_quickbooks import connect, invoice_for, new_customer, pay
+from tests.ports import free_port
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.ports import free_port
 from tests.server.http_auth_support import client as bearer_client
 from tests.server.test_tools import CONTACT, TOOLS
 
@@ -86,17 +86,11 @@ def test_a_bad_setting_is_one_line_on_stderr(tmp_path: Path) -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_serve_over_streamable_http_with_healthz_and_webhooks(tmp_path: Path) -> None:
     from qb_mcp.emulator import DEMO_REALM_ID
     from qb_mcp.webhooks.signature import SIGNATURE_HEADER, sign
 
-    port = _free_port()
+    port = free_port()
     token = _add_token(tmp_path / "home", "e2e", "write")
     process = _spawn_http(tmp_path / "home", port, verifier_token=VERIFIER)
     base = f"http://127.0.0.1:{port}"
@@ -300,7 +294,7 @@ def test_serve_over_http_refuses_to_start_unauthenticated(
 
 
 async def test_serve_with_no_auth_on_loopback_warns_and_serves(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _spawn_http(tmp_path / "home", port, "--no-auth")
     try:
         _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
@@ -317,7 +311,7 @@ async def test_serve_with_no_auth_on_loopback_warns_and_serves(tmp_path: Path) -
 
 
 async def test_serve_on_every_address_keeps_the_host_check_on(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     token = _add_token(tmp_path / "home", "lan", "read")
     process = _spawn_http(tmp_path / "home", port, "--host", "0.0.0.0")
     url = f"http://127.0.0.1:{port}/mcp"

@@ -29,9 +29,10 @@ from qb_mcp.emulator import DEMO_REALM_ID
 from qb_mcp.qbo.limiter import RealmLimiter
 from qb_mcp.server import build_server
 from tests.emulator.conftest import FakeClock
+from tests.ports import free_port
 from tests.server.conftest import TEST_LIMITS, connect_demo_company
 from tests.server.test_tools import CONTACT
-from tests.webhooks.conftest import TOKEN, free_port, make_emulator, serving
+from tests.webhooks.conftest import TOKEN, make_emulator, serving
 
 pytestmark = pytest.mark.anyio
 

@@ -118,9 +118,3 @@ def client_on(emulator: Any, clock: Any, *, base_url: str | None = None) -> Any:
         limiter=RealmLimiter(ROOMY),
         clock=clock,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -15,7 +15,8 @@ import pytest
 from qb_mcp.cli import main
 from qb_mcp.store import Database, open_database
 from qb_mcp.webhooks.feed import recent_events
-from tests.webhooks.conftest import TOKEN, free_port, post_signed
+from tests.ports import free_port
+from tests.webhooks.conftest import TOKEN, post_signed
 
 pytestmark = pytest.mark.anyio
 

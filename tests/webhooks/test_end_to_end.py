@@ -23,7 +23,8 @@ from qb_mcp.webhooks.app import webhook_app
 from qb_mcp.webhooks.catchup import CatchUp
 from qb_mcp.webhooks.feed import recent_events
 from tests.emulator.conftest import FakeClock
-from tests.webhooks.conftest import TOKEN, client_on, free_port, make_emulator, serving
+from tests.ports import free_port
+from tests.webhooks.conftest import TOKEN, client_on, make_emulator, serving
 
 pytestmark = pytest.mark.anyio
 

@@ -361,7 +361,8 @@ async def test_qb_mcp_webhooks_forwards_what_intuit_sends(
     """End to end: Intuit's signed notification into `qb-mcp webhooks`, out to the CRM."""
     import httpx2
 
-    from tests.webhooks.conftest import TOKEN, free_port, post_signed
+    from tests.ports import free_port
+    from tests.webhooks.conftest import TOKEN, post_signed
 
     port = free_port()
     env = {

@@ -30,7 +30,8 @@ from starlette.types import ASGIApp
 from qb_mcp.http_serving import BodyDeadline, server_config
 from qb_mcp.store import Database
 from qb_mcp.webhooks.app import webhook_app
-from tests.webhooks.conftest import TOKEN, free_port, listening_socket, post_signed
+from tests.ports import free_port
+from tests.webhooks.conftest import TOKEN, listening_socket, post_signed
 
 pytestmark = pytest.mark.anyio
 
