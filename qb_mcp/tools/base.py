@@ -299,11 +299,16 @@ class ToolSpec:
         )
 
     def schemas(self) -> dict[str, dict[str, Any]]:
-        """{"input": ..., "output": ...}: the published JSON schemas, made from the models."""
+        """{"input": ..., "output": ...}: the published JSON schemas, made from the models
+        (compacted: tools/compact.py)."""
+        from qb_mcp.tools.compact import compact_schema
+
         inputs = self.input_type().model_json_schema()
-        inputs["title"] = f"{self.name}_arguments"
         outputs = self.output_type().model_json_schema(mode="serialization")
-        return {"input": inputs, "output": outputs}
+        return {
+            "input": compact_schema(inputs, output=False),
+            "output": compact_schema(outputs, output=True),
+        }
 
     def to_tool(self, schemas: Mapping[str, dict[str, Any]] | None = None) -> Tool:
         """The SDK's `Tool`, the input model's fields as top-level parameters.
@@ -462,6 +467,7 @@ SCHEMA_SOURCES = (
     "bookkeeping",
     "tools/support_models.py",
     "tools/events_models.py",
+    "tools/compact.py",
     "money.py",
     "errors.py",
 )
