@@ -289,9 +289,11 @@ class ToolSpec:
         return found
 
     def annotations(self) -> ToolAnnotations:
-        """All four hints, always explicit (a missing destructiveHint means true to clients)."""
+        """All four hints, always explicit (a missing destructiveHint means true to clients).
+
+        No `title` here: the tool's own `title` says it, and tools/list carries every byte to
+        every assistant (tools/compact.py)."""
         return ToolAnnotations(
-            title=self.title,
             read_only_hint=self.read_only,
             destructive_hint=self.destructive,
             idempotent_hint=self.idempotent,

@@ -23,10 +23,12 @@ bounds, item counts, defaults other than null, and every field's description. Dr
   (`{"type": ["number", "string"]}` for an amount).
 
 Outputs publish the result's fields one level deep: each top-level field with its JSON type
-(`[T, "null"]` where it can be null: clients check structured results against the schema), its
-enum and, where the model gave one, its description; a nested object is `{"type": "object"}`
-(its fields are named in the result itself). No `required` (every field is always in the result)
-and no defaults (a result carries every value).
+(`[T, "null"]` where it can be null: clients check structured results against the schema) and
+its enum; a nested object is `{"type": "object"}` (its fields are named in the result itself).
+No `required` (every field is always in the result), no defaults (a result carries every value)
+and no descriptions: what a model must know of a result (a replay flag, paging) is said once, in
+the tool's description; the output models' field descriptions document the Python API
+(`qb_mcp.Books`).
 
 Pure JSON in, JSON out: no pydantic import, so serving `tools/list` from `schemas.json` stays
 light.
@@ -91,8 +93,8 @@ def _node(schema: Mapping[str, Any], *, output: bool, model: bool = False) -> di
     ):
         node.pop("additionalProperties")
     if output:
-        node.pop("default", None)
-        node.pop("required", None)
+        for key in ("default", "required", "description"):
+            node.pop(key, None)
     elif "default" in node and node["default"] is None:
         node.pop("default")
         if "anyOf" in node:
