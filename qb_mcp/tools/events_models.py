@@ -60,7 +60,10 @@ class RecentChangesInput(BaseModel):
     ] = 20
     catch_up: Annotated[
         bool,
-        Field(description="first ask QuickBooks for changes no webhook announced (costs requests)"),
+        Field(
+            description="first ask QuickBooks for changes no webhook announced (after an outage, "
+            "or with no listener); costs requests"
+        ),
     ] = False
 
 
