@@ -147,6 +147,8 @@ def _one_level(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _without_models(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
+    """`node` with every reference in it (items, options, map values...) replaced, so none is
+    left dangling once `$defs` is gone."""
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith(_REF):
         target = defs.get(ref.removeprefix(_REF), {})
@@ -155,9 +157,11 @@ def _without_models(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[st
             return {"type": "object", **rest}
         return {**_without_models(target, defs), **rest}
     found = dict(node)
-    if isinstance(node.get("items"), Mapping):
-        found["items"] = _without_models(node["items"], defs)
-    if isinstance(node.get("anyOf"), list):
-        found["anyOf"] = [_without_models(option, defs) for option in node["anyOf"]]
-        return _merge_types(found)
-    return found
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            found[key] = {name: _without_models(sub, defs) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            found[key] = [_without_models(sub, defs) for sub in value]
+        elif key in _SCHEMA_VALUES and isinstance(value, Mapping):
+            found[key] = _without_models(value, defs)
+    return _merge_types(found)

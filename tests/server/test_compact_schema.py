@@ -35,6 +35,7 @@ class Sample(BaseModel):
     inner: Inner | None = None
     inners: list[Inner] = Field(default_factory=list, min_length=1, max_length=5)
     limit: int = Field(default=10, ge=1, le=50, description="a bound")
+    by_code: dict[str, Inner] = Field(default_factory=dict)
 
 
 def inputs() -> dict[str, Any]:
@@ -85,6 +86,8 @@ def test_outputs_are_one_level_deep_and_take_null_where_it_is_returned() -> None
     assert props["inners"]["items"] == {"type": "object"}
     assert props["colour"] == {"type": ["string", "null"], "enum": ["red", "blue", None]}
     assert props["note"] == {"type": ["string", "null"]}
+    assert props["by_code"] == {"type": "object", "additionalProperties": {"type": "object"}}
+    assert "$ref" not in str(schema)
     assert not any("description" in prop for prop in props.values())
     # What a client checks a result against.
     result = Sample(title="t", amount=Decimal("1.50"), inners=[Inner(code="x")])

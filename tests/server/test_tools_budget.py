@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
@@ -60,6 +61,7 @@ async def test_published_schemas_carry_no_pydantic_titles_or_null_defaults(
     for tool in listed:
         for schema in (tool.input_schema, tool.output_schema):
             assert schema is not None and schema["type"] == "object", tool.name
+            Draft202012Validator.check_schema(schema)
             for node in nodes(schema):
                 assert "title" not in node, (tool.name, node)
                 assert "default" not in node or node["default"] is not None, (tool.name, node)
