@@ -67,3 +67,22 @@ async def test_published_schemas_carry_no_pydantic_titles_or_null_defaults(
                 assert "default" not in node or node["default"] is not None, (tool.name, node)
         # An optional parameter is one not in `required`, not one that takes null.
         assert {"type": "null"} not in nodes(tool.input_schema), tool.name
+
+
+async def test_null_for_an_optional_parameter_is_still_accepted(
+    settings: Settings, emulator: Emulator, mode: str
+) -> None:
+    # The published schemas no longer list null for optional parameters; assistants still send
+    # it, at the top level and inside a line, and the input model takes it as not given.
+    arguments = {
+        "customer_id": "1",
+        "customer_name": None,
+        "memo": None,
+        "lines": [{"item_id": "1", "item_name": None, "unit_price": None, "quantity": "2"}],
+    }
+    async with connect(settings, emulator, mode) as s:
+        estimate = await s.call("create_estimate", arguments)
+        found = await s.call("find_customer", {"name": "Amy", "phone": None, "limit": None})
+    assert estimate["customer_id"] == "1"
+    assert estimate["lines"][0]["quantity"] == "2"
+    assert found["matches"]
