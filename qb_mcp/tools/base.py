@@ -72,6 +72,7 @@ from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
+from qb_mcp.tools.compact import compact_schema
 
 if TYPE_CHECKING:
     from qb_mcp.bookkeeping.directory import Directory
@@ -303,8 +304,6 @@ class ToolSpec:
     def schemas(self) -> dict[str, dict[str, Any]]:
         """{"input": ..., "output": ...}: the published JSON schemas, made from the models
         (compacted: tools/compact.py)."""
-        from qb_mcp.tools.compact import compact_schema
-
         inputs = self.input_type().model_json_schema()
         outputs = self.output_type().model_json_schema(mode="serialization")
         return {
