@@ -156,6 +156,16 @@ IdempotencyKeyIn = Annotated[
 ]
 
 
+# Parameter descriptions several tools share, written once. tools/list carries every tool's,
+# so each is as short as it can be and says what a model needs (tools/compact.py).
+CUSTOMER_ID = "from find_customer"
+CUSTOMER_NAME = "exact display name, if no customer_id"
+ITEM_ID = "from find_items"
+TODAY = "default: today (US Pacific)"
+DOC_NUMBER = "its number, if no id"
+IDEMPOTENCY_KEY = "distinct keys make identical calls separate records"
+
+
 class InputModel(BaseModel):
     """Base of the operations' input models: strict about unknown fields, no NaN/inf."""
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    DOC_NUMBER,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -72,7 +73,7 @@ ENTITY: dict[str, str] = {
 class _Target(InputModel):
     id: IdIn | None = Field(default=None, description="its Id")
     doc_number: DocNumberIn | None = Field(
-        default=None, description="its number, if no id (a payment's reference number)"
+        default=None, description=f"{DOC_NUMBER} (a payment's reference)"
     )
 
     @model_validator(mode="after")
@@ -84,14 +85,14 @@ class _Target(InputModel):
 class VoidTransactionInput(_Target):
     """Which transaction to void, and why."""
 
-    kind: VoidKind = Field(description="invoice, payment or sales_receipt")
+    kind: VoidKind = Field(description="its kind")
     reason: Line1 | None = Field(default=None, max_length=200, description="kept in the memo")
 
 
 class DeleteTransactionInput(_Target):
     """Which transaction to delete."""
 
-    kind: DeleteKind = Field(description="estimate or invoice")
+    kind: DeleteKind = Field(description="its kind")
 
 
 class BalanceView(BaseModel):

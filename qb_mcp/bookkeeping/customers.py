@@ -144,34 +144,22 @@ def crm_id_of(customer: Mapping[str, Any]) -> str | None:
 class FindCustomerInput(InputModel):
     """What to look for; give at least one field. Matching is forgiving, results are ranked."""
 
-    customer_id: IdIn | None = Field(
-        default=None, description="QuickBooks customer Id, when known: returns just that customer"
-    )
+    customer_id: IdIn | None = Field(default=None, description="returns just that customer")
     query: Line1 | None = Field(
         default=None,
         max_length=500,
-        description="Free text, when you do not know which field it is: a name, company, email "
-        "or phone number (an @ makes it an email, 7+ digits a phone, anything else a name)",
+        description="text of unknown kind: an @ makes it an email, 7+ digits a phone, else a name",
     )
     name: Line1 | None = Field(
-        default=None,
-        max_length=500,
-        description="Part or all of the customer's display, person or company name "
-        "(accents, case and apostrophes are ignored; words may be partial)",
+        default=None, max_length=500, description="display, person or company name, or words of it"
     )
     email: Line1 | None = Field(
-        default=None,
-        max_length=320,
-        description="Email address, or a domain written '@example.com'",
+        default=None, max_length=320, description="an address, or a domain as '@example.com'"
     )
-    phone: Line1 | None = Field(
-        default=None,
-        max_length=60,
-        description="Phone number in any format (at least 7 digits); matched on digits",
-    )
-    company: Line1 | None = Field(default=None, max_length=500, description="Company name or part")
-    include_inactive: bool = Field(default=True, description="also return inactive customers")
-    limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="at most this many matches")
+    phone: Line1 | None = Field(default=None, max_length=60, description="any format, 7+ digits")
+    company: Line1 | None = Field(default=None, max_length=500, description="company name or part")
+    include_inactive: bool = Field(default=True, description="inactive customers too")
+    limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="most matches returned")
 
     @model_validator(mode="after")
     def _one_field(self) -> FindCustomerInput:
@@ -338,8 +326,8 @@ async def _scan(client: QBOClient, limit: int) -> tuple[list[dict[str, Any]], bo
 class AddressIn(InputModel):
     """A billing address; only the parts given are written."""
 
-    line1: Line1 | None = Field(default=None, max_length=500, description="street address")
-    line2: Line1 | None = Field(default=None, max_length=500, description="second address line")
+    line1: Line1 | None = Field(default=None, max_length=500, description="street")
+    line2: Line1 | None = Field(default=None, max_length=500, description="second line")
     city: Line1 | None = Field(default=None, max_length=255, description="city or town")
     state: Line1 | None = Field(default=None, max_length=255, description="state or region code")
     postal_code: Line1 | None = Field(default=None, max_length=30, description="postal/ZIP code")
@@ -364,28 +352,22 @@ class CustomerContact(InputModel):
     crm_id: str | None = Field(
         default=None,
         pattern=_CRM_ID,
-        description="The contact's id in the CRM. Stored in the customer's Notes as "
-        "[crm:ID] and matched first, so later syncs find the same customer",
+        description="the CRM's id, kept in Notes as [crm:ID] and matched first",
     )
     display_name: Line1 | None = Field(
         default=None,
         max_length=500,
-        description="The name QuickBooks shows (unique across customers, vendors, employees). "
-        "Default: 'Given Family', else the company name",
+        description="unique in QuickBooks; default 'Given Family', else the company",
     )
     given_name: Line1 | None = Field(default=None, max_length=100, description="first name")
     family_name: Line1 | None = Field(default=None, max_length=100, description="last name")
-    company_name: Line1 | None = Field(
-        default=None, max_length=100, description="the contact's company"
-    )
-    email: Line1 | None = Field(default=None, max_length=100, description="primary email address")
-    phone: Line1 | None = Field(default=None, max_length=30, description="primary phone number")
+    company_name: Line1 | None = Field(default=None, max_length=100, description="company")
+    email: Line1 | None = Field(default=None, max_length=100, description="primary email")
+    phone: Line1 | None = Field(default=None, max_length=30, description="primary phone")
     billing_address: AddressIn | None = Field(
-        default=None, description="billing address; only the parts given are written"
+        default=None, description="only the parts given are written"
     )
-    notes: Text | None = Field(
-        default=None, max_length=1900, description="free text for the customer's Notes"
-    )
+    notes: Text | None = Field(default=None, max_length=1900, description="free text for Notes")
 
     @model_validator(mode="after")
     def _check(self) -> CustomerContact:
@@ -849,7 +831,7 @@ class UpsertCustomersInput(InputModel):
     contacts: list[CustomerContact] = Field(
         min_length=1,
         max_length=MAX_CONTACTS,
-        description="the contacts, each as upsert_customer takes one; outcomes keep this order",
+        description="each as upsert_customer takes one; outcomes keep this order",
     )
 
 

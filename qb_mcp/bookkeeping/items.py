@@ -46,9 +46,9 @@ INCOME_TYPES = ("Income", "Other Income")
 class UpsertItemInput(InputModel):
     """A product or service to find by name, or create."""
 
-    name: Line1 = Field(min_length=1, max_length=100, description="item name (unique)")
-    type: ItemType = Field(description="service or non_inventory")
-    price: PriceIn | None = Field(default=None, description="unit price, e.g. '75.00'")
+    name: Line1 = Field(min_length=1, max_length=100, description="unique")
+    type: ItemType = Field(description="its kind")
+    price: PriceIn | None = Field(default=None, description="unit price")
     description: Text | None = Field(default=None, max_length=4000, description="sales description")
     income_account: Line1 | None = Field(
         default=None, max_length=100, description="income account name or id"

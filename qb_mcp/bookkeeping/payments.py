@@ -34,6 +34,10 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    IDEMPOTENCY_KEY,
+    TODAY,
     ZERO,
     DateIn,
     DocNumberIn,
@@ -74,45 +78,27 @@ MARKER_PREFIX = "[qb-mcp:pay:"
 class RecordPaymentInput(InputModel):
     """Money received from a customer, and which invoices it pays."""
 
-    customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
+    customer_id: IdIn | None = Field(default=None, description=CUSTOMER_ID)
     customer_name: Line1 | None = Field(
-        default=None,
-        min_length=1,
-        max_length=500,
-        description="customer's display name, if no customer_id. May be omitted when invoices "
-        "are named (the customer is theirs)",
+        default=None, min_length=1, max_length=500, description=CUSTOMER_NAME
     )
-    amount: PositiveAmountIn = Field(description="amount received, e.g. '125.00'")
+    amount: PositiveAmountIn = Field(description="received, e.g. '125.00'")
     invoice_ids: list[IdIn] = Field(
         default_factory=list, max_length=MAX_INVOICES, description="invoices to pay, in order"
     )
     invoice_doc_numbers: list[DocNumberIn] = Field(
-        default_factory=list,
-        max_length=MAX_INVOICES,
-        description="invoices to pay by number, after invoice_ids. With no invoices at all, the "
-        "customer's oldest open invoices are paid",
+        default_factory=list, max_length=MAX_INVOICES, description="by number, after invoice_ids"
     )
-    txn_date: DateIn | None = Field(
-        default=None, description="payment date; default: today in US Pacific time, QuickBooks' day"
-    )
-    method: Line1 | None = Field(
-        default=None, max_length=31, description="payment method name, e.g. Check, Cash, Visa"
-    )
+    txn_date: DateIn | None = Field(default=None, description=TODAY)
+    method: Line1 | None = Field(default=None, max_length=31, description="e.g. Check, Cash, Visa")
     reference: Line1 | None = Field(
-        default=None, max_length=21, description="check or transfer number (PaymentRefNum)"
+        default=None, max_length=21, description="check or transfer number"
     )
     memo: Text | None = Field(default=None, max_length=1000, description="private note")
     leave_credit: bool = Field(
-        default=False,
-        description="True: an amount above the invoices' open balances stays on the customer "
-        "as credit. False (default): such a payment is refused",
+        default=False, description="keep an amount above the open balances as credit"
     )
-    idempotency_key: IdempotencyKeyIn | None = Field(
-        default=None,
-        description="Optional. A retried call with the same arguments never records a second "
-        "payment, key or not; to record two genuinely separate payments with identical "
-        "arguments (same customer, amount, date, invoices, reference), give each its own key",
-    )
+    idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")
     def _check(self) -> RecordPaymentInput:

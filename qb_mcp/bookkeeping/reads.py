@@ -27,6 +27,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    DOC_NUMBER,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -73,13 +76,13 @@ class FindItemsInput(InputModel):
     """Which products and services to list."""
 
     name: Line1 | None = Field(
-        default=None, max_length=100, description="part of the item name; omit to list all"
+        default=None, max_length=100, description="part of the name; omit for all"
     )
     type: Literal["Service", "Inventory", "NonInventory"] | None = Field(
-        default=None, description="only items of this type; omit for all types"
+        default=None, description="only this type"
     )
-    include_inactive: bool = Field(default=False, description="also list inactive items")
-    limit: int = Field(default=25, ge=1, le=MAX_ITEMS, description="most items to return")
+    include_inactive: bool = Field(default=False, description="inactive items too")
+    limit: int = Field(default=25, ge=1, le=MAX_ITEMS, description="most returned")
 
 
 class ItemView(BaseModel):
@@ -151,17 +154,12 @@ async def find_items(
 class ListOpenInvoicesInput(InputModel):
     """Whose open invoices to list (everyone's when no customer is given)."""
 
-    customer_id: IdIn | None = Field(
-        default=None, description="Customer Id (from find_customer); omit for all customers"
-    )
+    customer_id: IdIn | None = Field(default=None, description=f"{CUSTOMER_ID}; omit for all")
     customer_name: Line1 | None = Field(
-        default=None,
-        min_length=1,
-        max_length=500,
-        description="customer's display name, if no customer_id (must name one customer)",
+        default=None, min_length=1, max_length=500, description=CUSTOMER_NAME
     )
-    overdue_only: bool = Field(default=False, description="only invoices past their due date")
-    limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED, description="most invoices to return")
+    overdue_only: bool = Field(default=False, description="only those past due")
+    limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED, description="most returned")
 
     @model_validator(mode="after")
     def _one(self) -> ListOpenInvoicesInput:
@@ -275,12 +273,10 @@ _ENTITY: dict[str, str] = {"estimate": "Estimate", "invoice": "Invoice", "paymen
 class GetTransactionInput(InputModel):
     """Which transaction to show."""
 
-    kind: Kind | None = Field(
-        default=None, description="estimate, invoice or payment; omit to look in all three"
-    )
-    id: IdIn | None = Field(default=None, description="the transaction's Id")
+    kind: Kind | None = Field(default=None, description="omit to look in all three")
+    id: IdIn | None = Field(default=None, description="its Id")
     doc_number: DocNumberIn | None = Field(
-        default=None, description="its number (DocNumber; a payment's reference number)"
+        default=None, description=f"{DOC_NUMBER} (a payment's reference)"
     )
 
     @model_validator(mode="after")
@@ -394,14 +390,12 @@ class RunQueryInput(InputModel):
     query: str = Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        description="QuickBooks query language: SELECT * FROM Entity [WHERE ...] [ORDERBY ...] or "
-        "SELECT COUNT(*) FROM Entity [WHERE ...]. No OR, no projections; strings in single "
-        "quotes with \\' for an apostrophe. Leave out STARTPOSITION/MAXRESULTS",
+        description="SELECT * or COUNT(*) FROM Entity [WHERE] [ORDERBY], e.g. SELECT * FROM "
+        "Invoice WHERE Balance > '0'; no OR, no STARTPOSITION/MAXRESULTS; values in single "
+        "quotes, \\' inside",
     )
-    start_position: int = Field(default=1, ge=1, le=10_000_000, description="1-based row cursor")
-    max_rows: int = Field(
-        default=25, ge=1, le=MAX_QUERY_ROWS, description="rows per page (MAXRESULTS)"
-    )
+    start_position: int = Field(default=1, ge=1, le=10_000_000, description="first row, from 1")
+    max_rows: int = Field(default=25, ge=1, le=MAX_QUERY_ROWS, description="rows per page")
 
 
 class QueryResult(BaseModel):

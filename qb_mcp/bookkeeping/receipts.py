@@ -25,6 +25,10 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    IDEMPOTENCY_KEY,
+    TODAY,
     ZERO,
     DateIn,
     DocNumberIn,
@@ -62,26 +66,24 @@ DEPOSIT_TYPES = ("Bank", "Other Current Asset")
 class CreateSalesReceiptInput(InputModel):
     """A sale paid at once."""
 
-    customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
+    customer_id: IdIn | None = Field(default=None, description=CUSTOMER_ID)
     customer_name: Line1 | None = Field(
-        default=None, min_length=1, max_length=500, description="display name, if no customer_id"
+        default=None, min_length=1, max_length=500, description=CUSTOMER_NAME
     )
     lines: list[EstimateLineInput] = Field(
-        min_length=1, max_length=MAX_LINES, description="what was sold, as create_estimate's lines"
+        min_length=1, max_length=MAX_LINES, description="what was sold"
     )
-    txn_date: DateIn | None = Field(default=None, description="sale date; default today")
+    txn_date: DateIn | None = Field(default=None, description=TODAY)
     method: Line1 | None = Field(default=None, max_length=31, description="e.g. Cash, Check, Visa")
-    reference: Line1 | None = Field(default=None, max_length=21, description="check number etc.")
+    reference: Line1 | None = Field(
+        default=None, max_length=21, description="check or transfer number"
+    )
     deposit_account: Line1 | None = Field(
-        default=None,
-        max_length=100,
-        description="bank account name or id; default Undeposited Funds",
+        default=None, max_length=100, description="bank account name or id"
     )
     memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
     doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
-    idempotency_key: IdempotencyKeyIn | None = Field(
-        default=None, description="Optional; distinct keys for two genuinely identical sales"
-    )
+    idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")
     def _check(self) -> CreateSalesReceiptInput:

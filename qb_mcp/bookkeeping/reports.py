@@ -20,7 +20,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from qb_mcp.bookkeeping.common import DateIn, IdIn, InputModel, Line1, resolve_customer, text
+from qb_mcp.bookkeeping.common import (
+    CUSTOMER_NAME,
+    DateIn,
+    IdIn,
+    InputModel,
+    Line1,
+    resolve_customer,
+    text,
+)
 from qb_mcp.qbo.client import QBOClient
 
 ReportName = Literal[
@@ -41,12 +49,10 @@ class ReportInput(InputModel):
 
     name: ReportName = Field(description="which report")
     as_of: DateIn | None = Field(default=None, description="aging/balance date; default today")
-    start_date: DateIn | None = Field(default=None, description="profit_and_loss period start")
-    end_date: DateIn | None = Field(default=None, description="profit_and_loss period end")
+    start_date: DateIn | None = Field(default=None, description="profit_and_loss from")
+    end_date: DateIn | None = Field(default=None, description="profit_and_loss to")
     customer_id: IdIn | None = Field(default=None, description="only this customer")
-    customer_name: Line1 | None = Field(
-        default=None, max_length=500, description="only this customer, by display name"
-    )
+    customer_name: Line1 | None = Field(default=None, max_length=500, description=CUSTOMER_NAME)
 
     @model_validator(mode="after")
     def _dates(self) -> ReportInput:

@@ -42,7 +42,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp import money
 from qb_mcp.bookkeeping.common import (
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    DOC_NUMBER,
+    IDEMPOTENCY_KEY,
+    ITEM_ID,
     LATEST_DATE,
+    TODAY,
     DateIn,
     DocNumberIn,
     IdempotencyKeyIn,
@@ -89,17 +95,15 @@ MAX_LINES = 100
 class EstimateLineInput(InputModel):
     """One line of the estimate: an item, how many, at what price."""
 
-    item_id: IdIn | None = Field(default=None, description="Item Id (from find_items)")
+    item_id: IdIn | None = Field(default=None, description=ITEM_ID)
     item_name: Line1 | None = Field(
-        default=None, min_length=1, max_length=100, description="exact item name, if no item_id"
+        default=None, min_length=1, max_length=100, description="exact name, if no item_id"
     )
     description: Text | None = Field(
-        default=None, max_length=4000, description="the line's text for the customer"
+        default=None, max_length=4000, description="line text for the customer"
     )
-    quantity: QuantityIn = Field(default=Decimal(1), description="default 1; up to 7 decimals")
-    unit_price: PriceIn | None = Field(
-        default=None, description="price per unit; default: the item's UnitPrice"
-    )
+    quantity: QuantityIn = Field(default=Decimal(1), description="up to 7 decimals")
+    unit_price: PriceIn | None = Field(default=None, description="default: the item's price")
 
     @model_validator(mode="after")
     def _item(self) -> EstimateLineInput:
@@ -110,33 +114,18 @@ class EstimateLineInput(InputModel):
 class CreateEstimateInput(InputModel):
     """A quote for a customer. Nothing is written if anything is wrong."""
 
-    customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
+    customer_id: IdIn | None = Field(default=None, description=CUSTOMER_ID)
     customer_name: Line1 | None = Field(
-        default=None,
-        min_length=1,
-        max_length=500,
-        description="customer's display name, if no customer_id (must name one customer)",
+        default=None, min_length=1, max_length=500, description=CUSTOMER_NAME
     )
     lines: list[EstimateLineInput] = Field(
-        min_length=1, max_length=MAX_LINES, description="the estimate's lines, in order"
+        min_length=1, max_length=MAX_LINES, description="in order"
     )
-    txn_date: DateIn | None = Field(
-        default=None,
-        description="estimate date; default: today in US Pacific time, QuickBooks' day",
-    )
+    txn_date: DateIn | None = Field(default=None, description=TODAY)
     expiration_date: DateIn | None = Field(default=None, description="quote valid until")
-    memo: Text | None = Field(
-        default=None, max_length=1000, description="message to the customer (CustomerMemo)"
-    )
-    doc_number: DocNumberIn | None = Field(
-        default=None, description="estimate number; default: QuickBooks assigns the next one"
-    )
-    idempotency_key: IdempotencyKeyIn | None = Field(
-        default=None,
-        description="Optional. The same key never creates a second estimate; without one, an "
-        "identical call the same day returns the first estimate. Use distinct keys for two "
-        "genuinely identical quotes",
-    )
+    memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
+    doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
+    idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")
     def _check(self) -> CreateEstimateInput:
@@ -270,13 +259,9 @@ async def _create_estimate(
 class ConvertEstimateInput(InputModel):
     """Which estimate to invoice, and the invoice's dates."""
 
-    estimate_id: IdIn | None = Field(default=None, description="Estimate Id")
-    estimate_doc_number: DocNumberIn | None = Field(
-        default=None, description="estimate number (DocNumber), if no estimate_id"
-    )
-    txn_date: DateIn | None = Field(
-        default=None, description="invoice date; default: today in US Pacific time, QuickBooks' day"
-    )
+    estimate_id: IdIn | None = Field(default=None, description="its Id")
+    estimate_doc_number: DocNumberIn | None = Field(default=None, description=DOC_NUMBER)
+    txn_date: DateIn | None = Field(default=None, description=TODAY)
     due_date: DateIn | None = Field(
         default=None, description="default: by the customer's terms, else the company's"
     )

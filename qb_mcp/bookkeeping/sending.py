@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    DOC_NUMBER,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -43,10 +44,10 @@ EmailIn = Annotated[Line1, Field(max_length=100), AfterValidator(_email)]
 class SendInvoiceInput(InputModel):
     """Which invoice to e-mail, and to whom."""
 
-    id: IdIn | None = Field(default=None, description="invoice Id")
-    doc_number: DocNumberIn | None = Field(default=None, description="invoice number, if no id")
-    email: EmailIn | None = Field(default=None, description="default: the invoice's BillEmail")
-    resend: bool = Field(default=False, description="send again even if already sent there")
+    id: IdIn | None = Field(default=None, description="its Id")
+    doc_number: DocNumberIn | None = Field(default=None, description=DOC_NUMBER)
+    email: EmailIn | None = Field(default=None, description="default: its bill-to address")
+    resend: bool = Field(default=False, description="send again if already sent there")
 
     @model_validator(mode="after")
     def _one(self) -> SendInvoiceInput:

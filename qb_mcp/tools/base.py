@@ -72,6 +72,7 @@ from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
+from qb_mcp.tools.compact import compact_schema
 
 if TYPE_CHECKING:
     from qb_mcp.bookkeeping.directory import Directory
@@ -289,9 +290,11 @@ class ToolSpec:
         return found
 
     def annotations(self) -> ToolAnnotations:
-        """All four hints, always explicit (a missing destructiveHint means true to clients)."""
+        """All four hints, always explicit (a missing destructiveHint means true to clients).
+
+        No `title` here: the tool's own `title` says it, and tools/list carries every byte to
+        every assistant (tools/compact.py)."""
         return ToolAnnotations(
-            title=self.title,
             read_only_hint=self.read_only,
             destructive_hint=self.destructive,
             idempotent_hint=self.idempotent,
@@ -299,11 +302,14 @@ class ToolSpec:
         )
 
     def schemas(self) -> dict[str, dict[str, Any]]:
-        """{"input": ..., "output": ...}: the published JSON schemas, made from the models."""
+        """{"input": ..., "output": ...}: the published JSON schemas, made from the models
+        (compacted: tools/compact.py)."""
         inputs = self.input_type().model_json_schema()
-        inputs["title"] = f"{self.name}_arguments"
         outputs = self.output_type().model_json_schema(mode="serialization")
-        return {"input": inputs, "output": outputs}
+        return {
+            "input": compact_schema(inputs, output=False),
+            "output": compact_schema(outputs, output=True),
+        }
 
     def to_tool(self, schemas: Mapping[str, dict[str, Any]] | None = None) -> Tool:
         """The SDK's `Tool`, the input model's fields as top-level parameters.
@@ -462,6 +468,7 @@ SCHEMA_SOURCES = (
     "bookkeeping",
     "tools/support_models.py",
     "tools/events_models.py",
+    "tools/compact.py",
     "money.py",
     "errors.py",
 )

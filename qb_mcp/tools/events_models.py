@@ -37,7 +37,7 @@ class RecentChangesInput(BaseModel):
     entity: Annotated[
         str | None,
         Field(
-            description="Only changes of this entity, e.g. Customer, Invoice, Payment (any case).",
+            description="e.g. Customer, Invoice (any case)",
             max_length=64,
             pattern=r"^[A-Za-z][A-Za-z0-9]*$",
         ),
@@ -45,27 +45,24 @@ class RecentChangesInput(BaseModel):
     realm_id: Annotated[
         str | None,
         Field(
-            description="The company (realm id). Default: the company this server works on.",
+            description="default: this server's company",
             pattern=r"^\d{1,32}$",
         ),
     ] = None
-    operation: Annotated[Operation | None, Field(description="Only changes of this kind.")] = None
+    operation: Annotated[Operation | None, Field(description="only this kind")] = None
     since: Annotated[
         Annotated[AwareDatetime, AfterValidator(_within_range)] | None,
-        Field(
-            description="Only changes made at or after this time, ISO 8601 with a time zone, "
-            "e.g. 2026-11-24T09:00:00Z."
-        ),
+        Field(description="at or after, with a time zone, e.g. 2026-11-24T09:00:00Z"),
     ] = None
     limit: Annotated[
         int,
-        Field(description=f"At most this many, newest first (1-{MAX_LIMIT}).", ge=1, le=MAX_LIMIT),
+        Field(description="most returned, newest first", ge=1, le=MAX_LIMIT),
     ] = 20
     catch_up: Annotated[
         bool,
         Field(
-            description="First ask QuickBooks (change data capture) for changes no webhook "
-            "announced, and store them as events. Costs one or more QuickBooks requests."
+            description="first ask QuickBooks for changes no webhook announced (after an outage, "
+            "or with no listener); costs requests"
         ),
     ] = False
 

@@ -19,22 +19,18 @@ class ExplainFaultInput(BaseModel):
     fault: Annotated[
         Annotated[str, Field(max_length=MAX_INPUT_CHARS)] | dict[str, Any] | None,
         Field(
-            description="A QuickBooks error code (e.g. '6240'), a whole fault body as QuickBooks "
-            "sent it (JSON or XML, as text or as a JSON object), an OAuth error name (e.g. "
-            "'invalid_grant') or an error message. Leave it out to list the faults this server "
-            "met recently.",
+            description="a code ('6240'), a fault body (JSON or XML, text or object), an OAuth "
+            "error ('invalid_grant') or an error message or log line",
         ),
     ] = None
     status_code: Annotated[
         int | None,
-        Field(
-            description="The HTTP status of the failed answer, if known (100-599).", ge=100, le=599
-        ),
+        Field(description="the failed answer's HTTP status", ge=100, le=599),
     ] = None
     intuit_tid: Annotated[
         str | None,
         Field(
-            description="The intuit_tid header of the failed answer, if known.",
+            description="the failed answer's intuit_tid header",
             max_length=100,
             pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         ),

@@ -132,10 +132,12 @@ def harness(
 
 
 def takes_text(schema: dict[str, Any]) -> bool:
-    """Whether a parameter's schema accepts a string (directly or as one of its options)."""
-    if schema.get("type") == "string":
+    """Whether a parameter's schema accepts a string (its type, one of its types, or one of its
+    options)."""
+    declared = schema.get("type")
+    if declared == "string" or (isinstance(declared, list) and "string" in declared):
         return True
-    return any(option.get("type") == "string" for option in schema.get("anyOf", []))
+    return any(takes_text(option) for option in schema.get("anyOf", []))
 
 
 def text_parameters(schemas: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
