@@ -127,7 +127,7 @@ def check_prompt_request(
 # ---- completions ---------------------------------------------------------------------------------
 
 
-def add_completions(server: MCPServer[AppState], state: Callable[[], AppState]) -> None:
+def add_completions(server: MCPServer[Any], state: Callable[[], AppState]) -> None:
     """Answer `completion/complete` for the prompts' and resource templates' arguments."""
 
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]

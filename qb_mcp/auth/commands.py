@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from qb_mcp.auth.crypto import KeyRing, key_file_path, load_keyring
-from qb_mcp.auth.manager import WARN_WITHIN_SECONDS, refresh_deadline, rotate_key
+from qb_mcp.auth.manager import connection_health, rotate_key
 from qb_mcp.auth.oauth import LoginFlow, callback_address, run_login_flow
 from qb_mcp.auth.wiring import api_base_url, intuit_oauth, open_auth
 from qb_mcp.config import Settings
@@ -115,16 +115,7 @@ def _key_usable(row: ConnectionRow, keyring: KeyRing | None) -> bool:
 
 
 def _health(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> str:
-    """One word for the connection's state (OK only when the server could use it)."""
-    if not _key_usable(row, keyring):
-        return "KEY MISSING"
-    if row.needs_reauth:
-        return "NEEDS LOGIN"
-    if refresh_deadline(row) <= now:
-        return "EXPIRED"
-    if refresh_deadline(row) - now < WARN_WITHIN_SECONDS:
-        return "EXPIRES SOON"
-    return "OK"
+    return connection_health(row, keyring=keyring, now=now)
 
 
 def connection_dict(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> dict[str, Any]:

@@ -169,7 +169,10 @@ class FindCustomerInput(InputModel):
         max_length=60,
         description="Phone number in any format (at least 7 digits); matched on digits",
     )
-    company: Line1 | None = Field(default=None, max_length=500, description="Company name or part")
+    # Not `company`: that argument names the QuickBooks company a tool works on (tools/base.py).
+    company_name: Line1 | None = Field(
+        default=None, max_length=500, description="The customer's company name or part"
+    )
     include_inactive: bool = Field(default=True, description="also return inactive customers")
     limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="at most this many matches")
 
@@ -200,7 +203,7 @@ class FindCustomerInput(InputModel):
             "name": self.name or None,
             "email": self.email or None,
             "phone": self.phone or None,
-            "company": self.company or None,
+            "company": self.company_name or None,
         }
         field = self.query_field()
         if field is not None and fields[field] is None:

@@ -27,7 +27,6 @@ say which tools write); that is logged once at INFO.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import json
@@ -59,7 +58,6 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
-    INVALID_REQUEST,
     CallToolResult,
     InputRequiredResult,
     TextContent,
@@ -68,7 +66,7 @@ from mcp.types import (
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
-from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller
+from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller, serving_caller
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
@@ -76,6 +74,7 @@ from qb_mcp.store import audit
 if TYPE_CHECKING:
     from qb_mcp.bookkeeping.directory import Directory
     from qb_mcp.bookkeeping.explain import Explanation
+    from qb_mcp.companies import Companies
     from qb_mcp.config import Settings
     from qb_mcp.emulator import Emulator
     from qb_mcp.qbo.client import QBOClient
@@ -117,11 +116,12 @@ class Connected:
 
 @dataclass(slots=True)
 class AppState:
-    """What the server's lifespan opens once per process; tools reach it through
-    `ctx.request_context.lifespan_context`.
+    """One company as a tool call works on it, with what every company of the server shares
+    (settings, database, the recent faults). The server's lifespan opens one per company
+    (`qb_mcp.companies.Companies`, its context); `run_tool` picks the call's.
 
-    The QuickBooks client is made on first use (`qbo()`): the company is chosen at start-up,
-    but the client, and for the demo company the whole emulator, are built only when a tool or
+    The QuickBooks client is made on first use (`qbo()`): the companies are known at start-up,
+    but a client, and for the demo company the whole emulator, are built only when a tool or
     resource needs them, so that `tools/list` is answered quickly.
     """
 
@@ -140,6 +140,8 @@ class AppState:
     catch_up: CatchUp | None = None
     # Set once a write went ahead unconfirmed because the client cannot elicit (logged once).
     told_no_elicitation: bool = False
+    # Every company of the server (`list_companies`); set by the registry.
+    companies: Companies | None = None
     # The local index of the company's customers and items (made with the client).
     _directory: Directory | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -253,6 +255,15 @@ class ObservingTransport(httpx2.AsyncBaseTransport):
 ToolBody = Callable[[AppState, Any, Context[Any, Any]], Awaitable[BaseModel]]
 SCHEMA_FILE = "schemas.json"
 
+# The one argument every tool that touches QuickBooks takes besides its model's (`run_tool`
+# picks the company with it; the input models never see it).
+COMPANY_ARGUMENT = "company"
+COMPANY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 200,
+    "description": "Realm id or name; default: the only or configured company.",
+}
+
 
 @cache
 def resolve(ref: str) -> Any:
@@ -278,6 +289,12 @@ class ToolSpec:
     # For the audit log: the ids the result names, by entity ("Invoice" -> "130").
     audit_ids: Callable[[Any], Mapping[str, str | None]] | None = None
 
+    @property
+    def per_company(self) -> bool:
+        """Whether the tool works on one company (it touches QuickBooks) and so takes the
+        `company` argument."""
+        return self.open_world
+
     def input_type(self) -> type[BaseModel]:
         """The input model (imported on first use)."""
         found: type[BaseModel] = resolve(self.input_model)
@@ -302,6 +319,13 @@ class ToolSpec:
         """{"input": ..., "output": ...}: the published JSON schemas, made from the models."""
         inputs = self.input_type().model_json_schema()
         inputs["title"] = f"{self.name}_arguments"
+        if self.per_company:
+            properties = inputs.setdefault("properties", {})
+            if COMPANY_ARGUMENT in properties:
+                raise TypeError(
+                    f"{self.name}: the input model must not define {COMPANY_ARGUMENT!r}"
+                )
+            properties[COMPANY_ARGUMENT] = COMPANY_SCHEMA
         outputs = self.output_type().model_json_schema(mode="serialization")
         return {"input": inputs, "output": outputs}
 
@@ -530,25 +554,17 @@ def build_tools(specs: list[ToolSpec]) -> list[Tool]:
 
 def caller_policy(specs: list[ToolSpec]) -> Any:
     """Server middleware for authenticated callers (HTTP): `tools/list` without the write tools
-    for a caller that may not write, and resources refused to a caller limited to other
-    companies. (Tool calls are checked by `run_tool`, in `check_caller`.)"""
+    for a caller that may not write; and the caller made known to the resource handlers (they
+    get no request of their own), which show a caller limited to some companies only those.
+    (Tool calls are checked by `run_tool`.)"""
     writes = frozenset(spec.name for spec in specs if not spec.read_only)
 
     async def middleware(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         if ctx.method not in _POLICED:
             return await call_next(ctx)
         caller = current_caller(ctx.request)
-        if caller is not None and ctx.method != "tools/list" and caller.companies is not None:
-            state: AppState = ctx.lifespan_context
-            realm_id = await served_realm(state)
-            if not caller.may_use(realm_id):
-                raise MCPError(
-                    code=INVALID_REQUEST,
-                    message=f"the token {caller.name!r} is limited to "
-                    f"{', '.join(caller.companies)}; this server serves company "
-                    f"{realm_id or '(none)'}",
-                )
-        result = await call_next(ctx)
+        with serving_caller(caller):
+            result = await call_next(ctx)
         if ctx.method != "tools/list" or caller is None or caller.may_write:
             return result
         if isinstance(result, dict) and isinstance(result.get("tools"), list):
@@ -559,15 +575,6 @@ def caller_policy(specs: list[ToolSpec]) -> Any:
 
 
 _POLICED = frozenset({"tools/list", "resources/read", "resources/subscribe"})
-
-
-async def served_realm(state: AppState) -> str | None:
-    """The realm the server works on (opening the demo company, whose realm is known only
-    then); None when no company is served."""
-    if state.realm_id is None:
-        with contextlib.suppress(QbMcpError):
-            await state.qbo()
-    return state.realm_id
 
 
 def _entry_point(
@@ -601,13 +608,18 @@ def _entry_point(
 async def run_tool(
     spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, Any]
 ) -> BaseModel | InputRequiredResult:
-    """Run one call of `spec` for an MCP client: `execute_tool`, with every failure mapped to
-    a ToolError. An `InputRequiredResult` is the confirmation question (modern era)."""
-    state: AppState = ctx.request_context.lifespan_context
+    """Run one call of `spec` for an MCP client on the company its `company` argument names
+    (`Companies.pick`): `execute_tool`, with every failure mapped to a ToolError. An
+    `InputRequiredResult` is the confirmation question (modern era)."""
+    companies: Companies = ctx.request_context.lifespan_context
     caller = current_caller(ctx.request_context.request)
+    state = companies.any()
     try:
         if caller is not None:
-            await check_caller(spec, state, caller)
+            check_caller(spec, caller)
+        if spec.per_company:
+            arguments = dict(arguments)
+            state = await companies.pick(arguments.pop(COMPANY_ARGUMENT, None), caller)
         return await execute_tool(spec, state, arguments, ctx, confirm=True, caller=caller)
     except ToolError:
         raise
@@ -656,9 +668,9 @@ async def execute_tool(
     return result
 
 
-async def check_caller(spec: ToolSpec, state: AppState, caller: Caller) -> None:
-    """Refuse (ToolError, before anything is validated or sent) a write by a read-only token,
-    and any call by a token limited to other companies than the one served."""
+def check_caller(spec: ToolSpec, caller: Caller) -> None:
+    """Refuse (ToolError, before anything is validated or sent) a write by a read-only token.
+    (Which companies a caller may reach is `Companies.pick`'s.)"""
     if not spec.read_only and not caller.may_write:
         raise ToolError(
             f"{spec.name} was not run: the token {caller.name!r} may only read (scope "
@@ -666,14 +678,6 @@ async def check_caller(spec: ToolSpec, state: AppState, caller: Caller) -> None:
             f"write` (or, from an identity provider, the {SCOPE_WRITE} scope). Nothing was "
             "written to QuickBooks."
         )
-    if caller.companies is not None:
-        realm_id = await served_realm(state)
-        if not caller.may_use(realm_id):
-            raise ToolError(
-                f"{spec.name} was not run: the token {caller.name!r} is limited to "
-                f"{', '.join(caller.companies)}, and this server serves company "
-                f"{realm_id or '(none)'}. Nothing was sent to QuickBooks."
-            )
 
 
 # ---- confirming a write ----------------------------------------------------------------------------

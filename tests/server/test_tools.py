@@ -26,6 +26,7 @@ TOOLS = {
     "get_transaction",
     "query",
     "connection_status",
+    "list_companies",
     "upsert_customers",
     "recent_changes",
     "void_transaction",

@@ -1,0 +1,242 @@
+"""Issue 13, several companies in one server: `list_companies`, the `company` argument every
+QuickBooks tool takes, per-company resources, and companies connected while the server runs.
+
+Two companies of one emulator are connected as `qb-mcp auth login` would connect them (tokens in
+the store, the real token manager and client per company); the emulator is reached in process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+
+from qb_mcp.config import Settings
+from qb_mcp.emulator import DEMO_REALM_ID, Emulator
+from qb_mcp.emulator.seed import DEMO_COMPANY_NAME
+from qb_mcp.qbo.limiter import RealmLimiter
+from qb_mcp.server import build_server
+from tests.server.conftest import TEST_LIMITS, Session, connect_demo_company, error_text
+from tests.server.test_tools import CONTACT
+
+pytestmark = pytest.mark.anyio
+
+SECOND = "9341453050298463"
+SECOND_NAME = "Second Street Bakery"
+
+
+@pytest.fixture
+def two(emulator: Emulator) -> Emulator:
+    """The emulator with a second company beside the demo one."""
+    emulator.backend.add_company(SECOND, seed="empty", company_name=SECOND_NAME)
+    return emulator
+
+
+def wired(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(
+        settings, oauth_base_url="http://emulator", api_base_url="http://emulator", **changes
+    )
+
+
+async def connect_both(settings: Settings, emulator: Emulator) -> httpx2.ASGITransport:
+    transport = httpx2.ASGITransport(app=emulator.app)
+    await connect_demo_company(
+        settings, emulator, transport=transport, company_name=DEMO_COMPANY_NAME
+    )
+    await connect_demo_company(
+        settings, emulator, transport=transport, company_name=SECOND_NAME, realm_id=SECOND
+    )
+    return transport
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, emulator: Emulator, transport: Any, mode: str = "auto"
+) -> AsyncIterator[Session]:
+    server = build_server(settings, transport=transport, limiter=RealmLimiter(TEST_LIMITS))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        yield Session(client, emulator)
+
+
+def customers(emulator: Emulator, realm_id: str) -> set[str]:
+    found = emulator.backend.query(realm_id, "select * from Customer")
+    return {row["DisplayName"] for row in found["QueryResponse"].get("Customer", [])}
+
+
+async def test_list_companies_shows_each_connected_company(
+    settings: Settings, two: Emulator, mode: str
+) -> None:
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport, mode) as s:
+        listed = await s.call("list_companies")
+    assert [(c["realm_id"], c["company_name"], c["health"]) for c in listed["companies"]] == [
+        (DEMO_REALM_ID, DEMO_COMPANY_NAME, "OK"),
+        (SECOND, SECOND_NAME, "OK"),
+    ]
+    assert not any(c["default"] for c in listed["companies"])
+    assert {c["environment"] for c in listed["companies"]} == {"emulator"}
+    assert "company argument" in listed["note"]
+
+
+async def test_without_a_default_a_call_lists_the_choices_and_writes_nothing(
+    settings: Settings, two: Emulator, mode: str
+) -> None:
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport, mode) as s:
+        before = s.state()
+        text = await s.fail("upsert_customer", CONTACT)
+        after = s.state()
+    assert "several companies are connected" in text
+    assert DEMO_REALM_ID in text and SECOND in text and "Second Street Bakery" in text
+    assert before == after
+
+
+@pytest.mark.parametrize("company", [SECOND, "second street bakery", int(SECOND)])
+async def test_the_company_argument_chooses_the_books_written(
+    settings: Settings, two: Emulator, company: Any
+) -> None:
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport) as s:
+        made = await s.call("upsert_customer", {**CONTACT, "company": company})
+        found = await s.call("find_customer", {"name": "Rosa", "company": company})
+        elsewhere = await s.call("find_customer", {"name": "Rosa", "company": DEMO_REALM_ID})
+        status = await s.call("connection_status", {"company": company})
+        second_writes = await s.resource(f"qbo://companies/{SECOND}/audit/recent")
+        demo_writes = await s.resource(f"qbo://companies/{DEMO_REALM_ID}/audit/recent")
+    assert made["outcome"] == "created"
+    assert "Rosa Diaz" in customers(two, SECOND)
+    assert "Rosa Diaz" not in customers(two, DEMO_REALM_ID)
+    assert [m["display_name"] for m in found["matches"]] == ["Rosa Diaz"]
+    assert elsewhere["matches"] == []
+    assert (status["realm_id"], status["company_name"]) == (SECOND, SECOND_NAME)
+    assert [(w["realm_id"], w["tool"]) for w in second_writes["writes"]] == [
+        (SECOND, "upsert_customer")
+    ]
+    assert demo_writes["writes"] == []
+
+
+@pytest.mark.parametrize(
+    ("company", "said"),
+    [
+        ("Nobody's Books", "is not a connected company"),
+        ("123", "is not a connected company"),
+        ("[1, 2]", "is not a connected company"),
+    ],
+)
+async def test_an_unknown_company_is_refused_with_the_choices(
+    settings: Settings, two: Emulator, company: str, said: str
+) -> None:
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport) as s:
+        before = s.state()
+        text = await s.fail("upsert_customer", {**CONTACT, "company": company})
+        after = s.state()
+    assert said in text and SECOND in text and DEMO_REALM_ID in text
+    assert before == after
+
+
+async def test_two_companies_of_one_name_need_the_realm_id(
+    settings: Settings, two: Emulator
+) -> None:
+    settings = wired(settings)
+    transport = httpx2.ASGITransport(app=two.app)
+    await connect_demo_company(settings, two, transport=transport, company_name=SECOND_NAME)
+    await connect_demo_company(
+        settings, two, transport=transport, company_name=SECOND_NAME, realm_id=SECOND
+    )
+    async with serving(settings, two, transport) as s:
+        text = await s.fail("find_customer", {"name": "Amy", "company": SECOND_NAME.upper()})
+        by_id = await s.call("find_customer", {"name": "Amy", "company": DEMO_REALM_ID})
+    assert "several companies are named" in text and "give the realm id" in text
+    assert by_id["matches"]
+
+
+async def test_qbo_realm_id_is_the_default(settings: Settings, two: Emulator) -> None:
+    settings = wired(settings, realm_id=SECOND)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport) as s:
+        listed = await s.call("list_companies")
+        await s.call("upsert_customer", CONTACT)
+        company = await s.resource("qbo://company")
+        writes = await s.resource("qbo://audit/recent")
+    assert [c["realm_id"] for c in listed["companies"] if c["default"]] == [SECOND]
+    assert listed["note"] is None
+    assert "Rosa Diaz" in customers(two, SECOND)
+    assert company["realm_id"] == SECOND
+    assert [w["realm_id"] for w in writes["writes"]] == [SECOND]
+
+
+async def test_short_resource_uris_without_a_default_list_the_choices(
+    settings: Settings, two: Emulator
+) -> None:
+    from mcp import MCPError
+
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport) as s:
+        with pytest.raises(MCPError, match="several companies are connected"):
+            await s.client.read_resource("qbo://events/recent")
+        by_name = await s.resource("qbo://companies/Second%20Street%20Bakery/company")
+    assert by_name["realm_id"] == SECOND
+
+
+async def test_a_company_connected_while_serving_is_reachable_at_once(
+    settings: Settings, two: Emulator, tmp_path: Path
+) -> None:
+    settings = wired(settings)
+    transport = httpx2.ASGITransport(app=two.app)
+    await connect_demo_company(settings, two, transport=transport, company_name=DEMO_COMPANY_NAME)
+    async with serving(settings, two, transport) as s:
+        first = await s.call("list_companies")
+        # Another process (`qb-mcp auth login`, a hosted login on another replica) connects one.
+        await connect_demo_company(
+            settings, two, transport=transport, company_name=SECOND_NAME, realm_id=SECOND
+        )
+        made = await s.call("upsert_customer", {**CONTACT, "company": SECOND_NAME})
+        second = await s.call("list_companies")
+    assert [c["realm_id"] for c in first["companies"]] == [DEMO_REALM_ID]
+    assert first["companies"][0]["default"] is True
+    assert made["outcome"] == "created" and "Rosa Diaz" in customers(two, SECOND)
+    assert [c["realm_id"] for c in second["companies"]] == [DEMO_REALM_ID, SECOND]
+    assert not any(c["default"] for c in second["companies"])
+
+
+async def test_the_demo_company_is_listed_when_nothing_is_connected(
+    settings: Settings, emulator: Emulator, mode: str
+) -> None:
+    server = build_server(settings, emulator=emulator, limiter=RealmLimiter(TEST_LIMITS))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        result = await client.call_tool("list_companies", {})
+        by_id = await client.call_tool("find_customer", {"name": "Amy", "company": DEMO_REALM_ID})
+    assert not result.is_error, error_text(result)
+    listed = result.structured_content
+    assert listed is not None
+    assert [(c["realm_id"], c["source"], c["default"]) for c in listed["companies"]] == [
+        (DEMO_REALM_ID, "emulator", True)
+    ]
+    assert not by_id.is_error, error_text(by_id)
+
+
+async def test_every_quickbooks_tool_takes_company_and_only_those(
+    settings: Settings, emulator: Emulator
+) -> None:
+    server = build_server(settings, emulator=emulator, limiter=RealmLimiter(TEST_LIMITS))
+    async with Client(server) as client:  # type: ignore[arg-type]
+        tools = (await client.list_tools()).tools
+    takes = {t.name for t in tools if "company" in t.input_schema.get("properties", {})}
+    touches = {t.name for t in tools if t.annotations and t.annotations.open_world_hint}
+    assert takes == touches
+    assert "find_customer" in takes and "explain_fault" not in takes
+    assert "list_companies" not in takes
+    assert json.dumps(tools[0].input_schema["properties"]["company"]).count("default") == 1
