@@ -226,7 +226,7 @@ class Companies:
             why = "no company is connected: run `qb-mcp auth login`"
         else:
             why += f"; choose one of: {choices(usable)}"
-        raise InvalidArgumentError(f"company: {why}. Nothing was sent to QuickBooks.")
+        raise InvalidArgumentError(f"company: {why}")
 
     async def aclose(self) -> None:
         """Close every company's client (those opened)."""

@@ -240,3 +240,56 @@ async def test_every_quickbooks_tool_takes_company_and_only_those(
     assert "find_customer" in takes and "explain_fault" not in takes
     assert "list_companies" not in takes
     assert json.dumps(tools[0].input_schema["properties"]["company"]).count("default") == 1
+
+
+# ---- over HTTP, with bearer tokens limited to some companies ---------------------------------------
+
+
+async def test_a_token_limited_to_one_company_sees_and_reaches_only_it(
+    settings: Settings, two: Emulator, mode: str
+) -> None:
+    from mcp import MCPError
+
+    from qb_mcp.store import audit, open_database
+    from tests.server.http_auth_support import client, serve_http
+    from tests.server.test_http_auth import add_token
+
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    limited = await add_token(settings.home, "bakery-bot", "write", (SECOND,))
+    everyone = await add_token(settings.home, "accountant", "read")
+    async with serve_http(settings, transport=transport) as base:
+        async with client(base, limited, mode=mode) as mcp:
+            listed = await mcp.call_tool("list_companies", {})
+            made = await mcp.call_tool("upsert_customer", CONTACT)  # its only company
+            before = json.dumps(two.backend.snapshot(), sort_keys=True, default=str)
+            refused = await mcp.call_tool("upsert_customer", {**CONTACT, "company": DEMO_REALM_ID})
+            by_name = await mcp.call_tool(
+                "find_customer", {"name": "Amy", "company": DEMO_COMPANY_NAME}
+            )
+            after = json.dumps(two.backend.snapshot(), sort_keys=True, default=str)
+            with pytest.raises(MCPError, match="not a connected company this token may use"):
+                await mcp.read_resource(f"qbo://companies/{DEMO_REALM_ID}/company")
+            own = await mcp.read_resource("qbo://company")
+        async with client(base, everyone, mode=mode) as mcp:
+            all_listed = await mcp.call_tool("list_companies", {})
+    assert not listed.is_error, error_text(listed)
+    assert listed.structured_content is not None
+    shown = listed.structured_content["companies"]
+    assert [(c["realm_id"], c["default"]) for c in shown] == [(SECOND, True)]
+    assert not made.is_error, error_text(made)
+    assert "Rosa Diaz" in customers(two, SECOND)
+    for answer in (refused, by_name):
+        assert answer.is_error
+        assert "is not a connected company this token may use" in error_text(answer)
+        offered = error_text(answer).split("choose one of:")[1].split(".")[0]
+        assert offered.strip() == f'{SECOND} ("{SECOND_NAME}")'  # the other one is not shown
+    assert before == after
+    assert SECOND in own.contents[0].text  # type: ignore[union-attr]
+    assert all_listed.structured_content is not None
+    assert len(all_listed.structured_content["companies"]) == 2
+    database = await open_database(settings.database_path)
+    try:
+        assert [e.realm_id for e in await audit.recent(database)] == [SECOND]
+    finally:
+        await database.close()
