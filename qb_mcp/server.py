@@ -163,7 +163,37 @@ def build_server(
 
     if settings.webhook_verifier_token:
         _add_webhook_listener(server, box, settings.webhook_verifier_token, clock)
+    _add_login_callback(server, box, settings, transport, clock)
     return server
+
+
+def _add_login_callback(
+    server: MCPServer[Companies],
+    box: StateBox,
+    settings: Settings,
+    transport: httpx2.AsyncBaseTransport | None,
+    clock: Callable[[], float],
+) -> None:
+    """`GET /auth/intuit/callback` beside `/mcp` (HTTP transport only): a hosted
+    `qb-mcp auth login --hosted` completes here, and the new company is served at once
+    (`qb_mcp.auth.hosted`; the OAuth code is loaded on the first callback)."""
+    handlers: list[Callable[[Request], Awaitable[Response]]] = []
+
+    @server.custom_route("/auth/intuit/callback", methods=["GET"])  # type: ignore[untyped-decorator]
+    async def intuit_callback(request: Request) -> Response:
+        if not handlers:
+            from qb_mcp.auth.hosted import HostedCallback
+
+            handlers.append(
+                HostedCallback(
+                    settings,
+                    database=lambda: box.get().database,
+                    on_connected=lambda: box.get().reload(),
+                    transport=transport,
+                    clock=clock,
+                )
+            )
+        return await handlers[0](request)
 
 
 def _add_webhook_listener(
