@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMULATOR_STATE_FILE = "emulator-state.json"
+# Realm ids are about 20 digits and company names short: anything longer is not a company.
+MAX_COMPANY_CHARS = 200
 EMULATOR_BASE_URL = "http://emulator"
 
 
@@ -187,6 +189,10 @@ class Companies:
             return await self._refuse("several companies are connected and none was named", caller)
         if isinstance(company, bool) or not isinstance(company, str | int):
             raise InvalidArgumentError("company: give a realm id or a company name (text)")
+        if len(str(company)) > MAX_COMPANY_CHARS:
+            raise InvalidArgumentError(
+                f"company: at most {MAX_COMPANY_CHARS} characters (a realm id or company name)"
+            )
         wanted = str(company).strip()
         found = await self._match(wanted, caller)
         if found is None and self.serves_connections:
@@ -204,7 +210,7 @@ class Companies:
     async def _match(self, wanted: str, caller: Caller | None) -> AppState | None:
         usable = await self.usable(caller)
         for state in usable:
-            if state.realm_id == wanted:
+            if await realm_of(state) == wanted:
                 return state
         folded = wanted.casefold()
         named = [s for s in usable if s.company_name and s.company_name.casefold() == folded]
@@ -217,6 +223,8 @@ class Companies:
 
     async def _refuse(self, why: str, caller: Caller | None) -> AppState:
         usable = await self.usable(caller)
+        for state in usable:
+            await realm_of(state)  # the demo company's, to name it
         if caller is not None and caller.companies is not None and not usable:
             why = (
                 f"the token {caller.name!r} is limited to {', '.join(caller.companies)}, "

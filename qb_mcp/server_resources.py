@@ -38,11 +38,6 @@ EVENTS_NOTE = (
 COMPANY_URI = "qbo://companies/{company}"
 
 
-def company_uri(realm_id: str, rest: str) -> str:
-    """The URI of one company's resource `rest` ("events/recent", ...)."""
-    return f"qbo://companies/{realm_id}/{rest}"
-
-
 class StateBox:
     """The companies a running server opened (static resources get no Context in this SDK,
     so they reach them through this box; the lifespan fills it)."""

@@ -258,9 +258,10 @@ SCHEMA_FILE = "schemas.json"
 # The one argument every tool that touches QuickBooks takes besides its model's (`run_tool`
 # picks the company with it; the input models never see it).
 COMPANY_ARGUMENT = "company"
+# Terse: it is repeated in every such tool's schema (the tools/list budget); its length is
+# checked by `Companies.pick`.
 COMPANY_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "maxLength": 200,
     "description": "Realm id or name; default: the only or configured company.",
 }
 

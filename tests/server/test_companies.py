@@ -293,3 +293,35 @@ async def test_a_token_limited_to_one_company_sees_and_reaches_only_it(
         assert [e.realm_id for e in await audit.recent(database)] == [SECOND]
     finally:
         await database.close()
+
+
+async def test_a_listener_of_one_companys_events_hears_of_them(
+    settings: Settings, emulator: Emulator
+) -> None:
+    import anyio
+
+    from tests.server.conftest import connect
+    from tests.server.test_events import change, store_events
+
+    uri = f"qbo://companies/{DEMO_REALM_ID}/events/recent"
+    async with connect(settings, emulator, "auto") as s:
+        async with s.client.listen(resource_subscriptions=[uri]) as subscription:
+            [event_id] = await store_events(settings, [change("7")])
+            with anyio.fail_after(5):
+                update = await anext(subscription)
+        events = (await s.resource(uri))["events"]
+    assert update.uri == uri  # type: ignore[union-attr]
+    assert [e["event_id"] for e in events] == [event_id]
+
+
+@pytest.mark.parametrize("company", ["x" * 201, True, ["1"], {"realm": "1"}])
+async def test_a_malformed_company_argument_is_refused(
+    settings: Settings, emulator: Emulator, company: Any
+) -> None:
+    from tests.server.conftest import connect
+
+    async with connect(settings, emulator) as s:
+        before = s.state()
+        text = await s.fail("upsert_customer", {**CONTACT, "company": company})
+        after = s.state()
+    assert "company:" in text and before == after
