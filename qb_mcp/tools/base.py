@@ -730,7 +730,9 @@ async def confirm_write(
                 "writes go ahead unconfirmed (tool annotations mark which tools write)"
             )
         return None
-    message = write_summary(spec, args)
+    # With several companies the user must see whose books are written to.
+    several = state.companies is not None and len(state.companies.listed()) > 1
+    message = write_summary(spec, args, company=state if several else None)
 
     def ask_user() -> Elicit[ConfirmWrite]:
         return Elicit(message, ConfirmWrite)
@@ -756,11 +758,16 @@ async def confirm_write(
     )
 
 
-def write_summary(spec: ToolSpec, args: BaseModel) -> str:
+def write_summary(spec: ToolSpec, args: BaseModel, *, company: AppState | None = None) -> str:
     """What the write will do, in plain lines, from the validated input: the arguments given
-    (defaults and retry keys left out). Text from the caller or QuickBooks is quoted and
-    escaped, so it reads as data and cannot add lines of its own."""
-    lines = [f"{spec.title} ({spec.name}) will write to QuickBooks:"]
+    (defaults and retry keys left out), and `company`'s name and realm when given. Text from
+    the caller or QuickBooks is quoted and escaped, so it reads as data and cannot add lines of
+    its own."""
+    where = ""
+    if company is not None:
+        name = quoted(company.company_name or "unnamed", limit=SUMMARY_TEXT)
+        where = f" company {name} (realm {company.realm_id})"
+    lines = [f"{spec.title} ({spec.name}) will write to QuickBooks{where}:"]
     lines += [f"- {_label(name)}: {_render(value)}" for name, value in _given(args)]
     text = "\n".join(lines)
     if len(text) > SUMMARY_LIMIT:

@@ -325,3 +325,19 @@ async def test_a_malformed_company_argument_is_refused(
         text = await s.fail("upsert_customer", {**CONTACT, "company": company})
         after = s.state()
     assert "company:" in text and before == after
+
+
+async def test_a_write_confirmation_names_the_company_when_there_are_several(
+    settings: Settings, two: Emulator, mode: str
+) -> None:
+    from tests.server.test_confirm import User
+
+    settings = wired(settings, confirm_writes=True)
+    transport = await connect_both(settings, two)
+    user = User("accept")
+    server = build_server(settings, transport=transport, limiter=RealmLimiter(TEST_LIMITS))
+    async with Client(server, mode=mode, elicitation_callback=user) as client:  # type: ignore[arg-type]
+        made = await client.call_tool("upsert_customer", {**CONTACT, "company": SECOND})
+    assert not made.is_error, error_text(made)
+    [message] = user.asked
+    assert f'company "{SECOND_NAME}" (realm {SECOND})' in message.splitlines()[0]
