@@ -575,7 +575,7 @@ def caller_policy(specs: list[ToolSpec]) -> Any:
     return middleware
 
 
-_POLICED = frozenset({"tools/list", "resources/read", "resources/subscribe"})
+_POLICED = frozenset({"tools/list", "resources/read", "resources/subscribe", "completion/complete"})
 
 
 def _entry_point(
@@ -621,7 +621,9 @@ async def run_tool(
         if spec.per_company:
             arguments = dict(arguments)
             state = await companies.pick(arguments.pop(COMPANY_ARGUMENT, None), caller)
-        return await execute_tool(spec, state, arguments, ctx, confirm=True, caller=caller)
+        return await execute_tool(
+            spec, state, arguments, ctx, confirm=True, caller=caller, mcp_call=True
+        )
     except ToolError:
         raise
     except Exception as exc:
@@ -636,9 +638,11 @@ async def execute_tool(
     *,
     confirm: bool,
     caller: Caller | None = None,
+    mcp_call: bool = False,
 ) -> BaseModel | InputRequiredResult:
     """Validate, confirm a write if asked to (`confirm` and QBO_CONFIRM_WRITES), run, audit
-    (naming `caller`, the authenticated HTTP caller, when there is one).
+    (naming `caller`, the authenticated HTTP caller, when there is one). `mcp_call`: the
+    arguments came over MCP, where `company` is one of them too (taken off by `run_tool`).
 
     The one path of a tool call, for MCP clients (`run_tool`) and Python callers
     (`qb_mcp.Books`) alike. Exceptions propagate as raised; invalid input becomes an
@@ -650,7 +654,10 @@ async def execute_tool(
         try:
             args = spec.input_type().model_validate(arguments)
         except PydanticValidationError as exc:
-            raise InvalidArgumentError(describe_validation(exc, spec.input_type())) from None
+            also = (COMPANY_ARGUMENT,) if mcp_call and spec.per_company else ()
+            raise InvalidArgumentError(
+                describe_validation(exc, spec.input_type(), also=also)
+            ) from None
         if confirm and not spec.read_only and state.settings.confirm_writes:
             question = await confirm_write(spec, state, ctx, args)
             if question is not None:
@@ -832,9 +839,14 @@ def failure_text(exc: BaseException, *, tool: str, state: AppState | None = None
     return explanation_text(explanation)
 
 
-def describe_validation(exc: PydanticValidationError, model: type[BaseModel] | None = None) -> str:
+def describe_validation(
+    exc: PydanticValidationError,
+    model: type[BaseModel] | None = None,
+    *,
+    also: tuple[str, ...] = (),
+) -> str:
     """Pydantic's errors as one line naming each field (the values are the caller's data); an
-    unknown top-level argument's error lists the valid ones (`model`'s fields)."""
+    unknown top-level argument's error lists the valid ones (`model`'s fields and `also`)."""
     parts = []
     unknown = False
     for error in exc.errors()[:5]:
@@ -849,7 +861,7 @@ def describe_validation(exc: PydanticValidationError, model: type[BaseModel] | N
         parts.append(f"and {more} more")
     text = "invalid arguments: " + "; ".join(parts)
     if unknown and model is not None:
-        text += f" (valid arguments: {', '.join(model.model_fields)})"
+        text += f" (valid arguments: {', '.join((*model.model_fields, *also))})"
     return text
 
 

@@ -341,3 +341,31 @@ async def test_a_write_confirmation_names_the_company_when_there_are_several(
     assert not made.is_error, error_text(made)
     [message] = user.asked
     assert f'company "{SECOND_NAME}" (realm {SECOND})' in message.splitlines()[0]
+
+
+async def test_the_company_of_a_resource_uri_is_completed(
+    settings: Settings, two: Emulator
+) -> None:
+    from mcp.types import ResourceTemplateReference
+
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    async with serving(settings, two, transport) as s:
+        done = await s.client.complete(
+            ResourceTemplateReference(
+                type="ref/resource", uri="qbo://companies/{company}/events/recent"
+            ),
+            {"name": "company", "value": "93414530502984"},
+        )
+    assert done.completion.values == [SECOND]
+
+
+async def test_a_misspelt_argument_is_told_company_is_one(
+    settings: Settings, emulator: Emulator
+) -> None:
+    from tests.server.conftest import connect
+
+    async with connect(settings, emulator) as s:
+        text = await s.fail("find_customer", {"name": "Amy", "compny": DEMO_REALM_ID})
+    assert "compny: not an argument" in text and text.count("company") >= 1
+    assert "valid arguments:" in text and ", company)" in text
