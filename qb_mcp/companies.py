@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import httpx2
@@ -60,9 +60,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMULATOR_STATE_FILE = "emulator-state.json"
+EMULATOR_BASE_URL = "http://emulator"
 # Realm ids are about 20 digits and company names short: anything longer is not a company.
 MAX_COMPANY_CHARS = 200
-EMULATOR_BASE_URL = "http://emulator"
 
 
 class Companies:
@@ -186,7 +186,7 @@ class Companies:
             found = await self.default(caller)
             if found is not None:
                 return found
-            return await self._refuse("several companies are connected and none was named", caller)
+            await self._refuse("several companies are connected and none was named", caller)
         if isinstance(company, bool) or not isinstance(company, str | int):
             raise InvalidArgumentError("company: give a realm id or a company name (text)")
         if len(str(company)) > MAX_COMPANY_CHARS:
@@ -200,7 +200,7 @@ class Companies:
             found = await self._match(wanted, caller)
         if found is None:
             limited = caller is not None and caller.companies is not None
-            return await self._refuse(
+            await self._refuse(
                 f"{quoted(wanted, limit=60)} is not a connected company"
                 + (" this token may use" if limited else ""),
                 caller,
@@ -221,7 +221,7 @@ class Companies:
             )
         return named[0] if named else None
 
-    async def _refuse(self, why: str, caller: Caller | None) -> AppState:
+    async def _refuse(self, why: str, caller: Caller | None) -> NoReturn:
         usable = await self.usable(caller)
         for state in usable:
             await realm_of(state)  # the demo company's, to name it
@@ -240,8 +240,10 @@ class Companies:
         """Close every company's client (those opened)."""
         for state in self.all_states():
             if state.connected is not None:
-                with suppress(Exception):
+                try:
                     await state.connected.aclose()
+                except Exception as exc:  # one company's failure must not keep others open
+                    log.warning("could not close realm %s: %s", state.realm_id, type(exc).__name__)
 
 
 def choices(states: list[AppState]) -> str:

@@ -369,3 +369,24 @@ async def test_a_misspelt_argument_is_told_company_is_one(
         text = await s.fail("find_customer", {"name": "Amy", "compny": DEMO_REALM_ID})
     assert "compny: not an argument" in text and text.count("company") >= 1
     assert "valid arguments:" in text and ", company)" in text
+
+
+async def test_python_books_open_one_of_several_companies(
+    settings: Settings, two: Emulator
+) -> None:
+    from qb_mcp import ConfigError, open_books
+
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    wiring: dict[str, Any] = {"transport": transport, "limiter": RealmLimiter(TEST_LIMITS)}
+    async with open_books(settings, company=SECOND, **wiring) as books:
+        listed = await books.list_companies()
+        await books.upsert_customer(CONTACT)
+    assert [(c.realm_id, c.default) for c in listed.companies] == [
+        (DEMO_REALM_ID, False),
+        (SECOND, True),
+    ]
+    assert "Rosa Diaz" in customers(two, SECOND)
+    with pytest.raises(ConfigError, match="several companies"):
+        async with open_books(settings, **wiring):
+            pass
