@@ -55,14 +55,25 @@ def check_redirect_uri(redirect_uri: str) -> None:
             f"`serve --transport http` answers), e.g. https://qb.example.com{CALLBACK_PATH}; "
             f"got {redirect_uri!r}"
         )
-    if parts.scheme == "https" and parts.hostname:
+    if parts.scheme == "https" and parts.hostname and not _is_address(parts.hostname):
         return
     if parts.scheme == "http" and _is_loopback(parts.hostname or ""):
         return  # development: the server on this machine
     raise ConfigError(
-        f"QBO_REDIRECT_URI must be https://YOUR-PUBLIC-HOST{CALLBACK_PATH} for a hosted login "
-        f"(http only on loopback, for development); got {redirect_uri!r}"
+        f"QBO_REDIRECT_URI must be https://YOUR-PUBLIC-HOST{CALLBACK_PATH} for a hosted login, "
+        "on a host name (Intuit redirects to no IP address; http only on loopback, for "
+        f"development); got {redirect_uri!r}"
     )
+
+
+def _is_address(host: str) -> bool:
+    # Intuit redirects only to https URIs on a host name, never an IP address (set-redirect-uri
+    # page of its developer docs; see docs/deploy.md).
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:

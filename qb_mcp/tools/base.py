@@ -2,8 +2,10 @@
 from exceptions to `ToolError`.
 
 Every tool call goes through `run_tool`:
-  arguments -> the tool's input model (every type, limit and cross-field rule) -> the body ->
-  a trimmed output model -> structured content (and the same JSON as text).
+  arguments -> the company (`company`, on every tool that touches QuickBooks: added to its
+  schema here, taken off before the model sees the rest; `qb_mcp.companies`) -> the tool's
+  input model (every type, limit and cross-field rule) -> the body -> a trimmed output model ->
+  structured content (and the same JSON as text).
 Any exception on the way becomes `ToolError(tool_error_text(exc))` (`to_tool_error`), so the model
 always reads what happened and what to do, in the words `explain_fault` uses; a fault is also
 remembered in the state so `explain_fault` with no argument lists it.

@@ -146,6 +146,7 @@ def test_hosted_login_wants_the_servers_callback_path(
     for uri, said in (
         ("https://qb.example.com/callback", "/auth/intuit/callback"),
         ("http://qb.example.com/auth/intuit/callback", "https://"),
+        ("https://203.0.113.7/auth/intuit/callback", "no IP address"),
     ):
         monkeypatch.setenv("QBO_REDIRECT_URI", uri)
         code = main(["auth", "login", "--hosted"])
