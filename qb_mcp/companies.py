@@ -246,6 +246,24 @@ class Companies:
                     log.warning("could not close realm %s: %s", state.realm_id, type(exc).__name__)
 
 
+COMPANY_URI_PREFIX = "qbo://companies/"
+# The resources that stand for the default company (`qb_mcp.server_resources`).
+DEFAULT_COMPANY_URIS = frozenset({"qbo://company", "qbo://events/recent", "qbo://audit/recent"})
+
+
+def company_in_uri(uri: str) -> tuple[bool, str | None]:
+    """(whether `uri` is one company's resource, the company it names: None for the default
+    company's short URIs). An event's URI (`qbo://events/{id}`) is not: its company is the
+    stored event's."""
+    if uri in DEFAULT_COMPANY_URIS:
+        return True, None
+    if uri.startswith(COMPANY_URI_PREFIX):
+        from urllib.parse import unquote
+
+        return True, unquote(uri.removeprefix(COMPANY_URI_PREFIX).split("/", 1)[0])
+    return False, None
+
+
 def choices(states: list[AppState]) -> str:
     """`realm (name), ...` for an error message; names from QuickBooks are quoted as data."""
     return ", ".join(

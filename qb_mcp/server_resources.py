@@ -35,7 +35,7 @@ EVENTS_NOTE = (
     "QuickBooks' notifications for this company into this QBO_HOME, or after the "
     "recent_changes tool is called with catch_up=true."
 )
-COMPANY_URI = "qbo://companies/{company}"
+COMPANY_URI = "qbo://companies/{company}"  # companies.COMPANY_URI_PREFIX + "{company}"
 
 
 class StateBox:

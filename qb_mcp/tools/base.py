@@ -60,6 +60,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
     CallToolResult,
     InputRequiredResult,
     TextContent,
@@ -566,6 +567,8 @@ def caller_policy(specs: list[ToolSpec]) -> Any:
         if ctx.method not in _POLICED:
             return await call_next(ctx)
         caller = current_caller(ctx.request)
+        if caller is not None and caller.companies is not None and ctx.method in _SUBSCRIBING:
+            await _check_subscriptions(ctx.lifespan_context, ctx.params, caller)
         with serving_caller(caller):
             result = await call_next(ctx)
         if ctx.method != "tools/list" or caller is None or caller.may_write:
@@ -577,7 +580,31 @@ def caller_policy(specs: list[ToolSpec]) -> Any:
     return middleware
 
 
-_POLICED = frozenset({"tools/list", "resources/read", "resources/subscribe", "completion/complete"})
+_SUBSCRIBING = frozenset({"resources/subscribe", "subscriptions/listen"})
+_POLICED = frozenset({"tools/list", "resources/read", "completion/complete", *_SUBSCRIBING})
+
+
+async def _check_subscriptions(
+    companies: Companies, params: Mapping[str, Any] | None, caller: Caller
+) -> None:
+    """Refuse (invalid params) a subscription to a company `caller` may not use: its updates
+    would tell when that company's books change. Both eras: `resources/subscribe`'s `uri`,
+    `subscriptions/listen`'s `notifications.resourceSubscriptions`."""
+    from qb_mcp.companies import company_in_uri
+
+    params = params or {}
+    uris: list[Any] = [params.get("uri")]
+    wanted = params.get("notifications")
+    if isinstance(wanted, Mapping):
+        uris += list(wanted.get("resourceSubscriptions") or [])
+    for uri in uris:
+        is_company, company = company_in_uri(uri) if isinstance(uri, str) else (False, None)
+        if not is_company:
+            continue
+        try:
+            await companies.pick(company, caller)
+        except InvalidArgumentError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=f"{uri}: {exc}") from None
 
 
 def _entry_point(

@@ -390,3 +390,29 @@ async def test_python_books_open_one_of_several_companies(
     with pytest.raises(ConfigError, match="several companies"):
         async with open_books(settings, **wiring):
             pass
+
+
+@pytest.mark.filterwarnings("ignore:resources/.*subscribe is removed")
+async def test_a_limited_token_cannot_subscribe_to_another_companys_events(
+    settings: Settings, two: Emulator
+) -> None:
+    from mcp import MCPError
+
+    from tests.server.http_auth_support import client, serve_http
+    from tests.server.test_http_auth import add_token
+
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    limited = await add_token(settings.home, "bakery-bot", "read", (SECOND,))
+    other = f"qbo://companies/{DEMO_REALM_ID}/events/recent"
+    own = f"qbo://companies/{SECOND}/events/recent"
+    async with serve_http(settings, transport=transport) as base:
+        async with client(base, limited, mode="legacy") as mcp:
+            with pytest.raises(MCPError, match="not a connected company this token may use"):
+                await mcp.subscribe_resource(other)
+            await mcp.subscribe_resource(own)
+            await mcp.subscribe_resource("qbo://events/recent")  # its default: its own
+        async with client(base, limited, mode="auto") as mcp:
+            with pytest.raises(MCPError, match="not a connected company this token may use"):
+                async with mcp.listen(resource_subscriptions=[own, other]):
+                    pass
