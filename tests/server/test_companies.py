@@ -416,3 +416,26 @@ async def test_a_limited_token_cannot_subscribe_to_another_companys_events(
             with pytest.raises(MCPError, match="not a connected company this token may use"):
                 async with mcp.listen(resource_subscriptions=[own, other]):
                     pass
+
+
+async def test_the_same_write_to_one_company_twice_at_once_makes_one_object(
+    settings: Settings, two: Emulator
+) -> None:
+    import anyio
+
+    settings = wired(settings)
+    transport = await connect_both(settings, two)
+    outcomes: list[str] = []
+    async with serving(settings, two, transport) as s:
+
+        async def upsert(company: str) -> None:
+            made = await s.call("upsert_customer", {**CONTACT, "company": company})
+            outcomes.append(made["outcome"])
+
+        async with anyio.create_task_group() as tasks:
+            for company in (SECOND, SECOND_NAME, DEMO_REALM_ID, DEMO_REALM_ID):
+                tasks.start_soon(upsert, company)
+    assert sorted(outcomes) == ["created", "created", "unchanged", "unchanged"]
+    for realm in (SECOND, DEMO_REALM_ID):
+        found = two.backend.query(realm, "select * from Customer where DisplayName = 'Rosa Diaz'")
+        assert len(found["QueryResponse"]["Customer"]) == 1
