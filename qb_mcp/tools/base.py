@@ -261,12 +261,11 @@ SCHEMA_FILE = "schemas.json"
 # The one argument every tool that touches QuickBooks takes besides its model's (`run_tool`
 # picks the company with it; the input models never see it).
 COMPANY_ARGUMENT = "company"
-# Terse: it is repeated in every such tool's schema (the tools/list budget); its length is
-# checked by `Companies.pick`.
-COMPANY_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "description": "Realm id or name; default: the only or configured company.",
-}
+# Published bare: it is repeated in every such tool's schema, and tools/list's budget (28,000
+# bytes for all tools) is paid in every conversation. What it means (a realm id or company
+# name; left out, the only or configured company) is said once, in list_companies' description
+# and the server's instructions. Its length is checked by `Companies.pick`.
+COMPANY_SCHEMA: dict[str, Any] = {"type": "string"}
 
 
 @cache

@@ -239,7 +239,12 @@ async def test_every_quickbooks_tool_takes_company_and_only_those(
     assert takes == touches
     assert "find_customer" in takes and "explain_fault" not in takes
     assert "list_companies" not in takes
-    assert json.dumps(tools[0].input_schema["properties"]["company"]).count("default") == 1
+    # Bare, for the tools/list budget: list_companies says once what it is.
+    assert {
+        json.dumps(t.input_schema["properties"]["company"]) for t in tools if t.name in takes
+    } == {'{"type": "string"}'}
+    [listing] = [t for t in tools if t.name == "list_companies"]
+    assert "`company` (realm id or name)" in (listing.description or "")
 
 
 # ---- over HTTP, with bearer tokens limited to some companies ---------------------------------------
