@@ -130,10 +130,13 @@ if TYPE_CHECKING:
         RecentChangesResult,
     )
     from qb_mcp.tools.support_models import (
+        CompanyEntry,
+        CompanyList,
         CompanyStatus,
         ConnectionStatusInput,
         ExplainFaultInput,
         ExplainFaultOutput,
+        ListCompaniesInput,
         RecentFault,
     )
     from qb_mcp.webhooks.forward import (
@@ -172,6 +175,8 @@ __all__ = [
     "BusinessRuleError",
     "CatchUpSummary",
     "Change",
+    "CompanyEntry",
+    "CompanyList",
     "CompanyStatus",
     "ConfigError",
     "ConflictError",
@@ -204,6 +209,7 @@ __all__ = [
     "ItemView",
     "LineView",
     "LinkView",
+    "ListCompaniesInput",
     "ListOpenInvoicesInput",
     "NotConnectedError",
     "NotFoundError",

@@ -84,10 +84,12 @@ from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, InvalidArgumentError, QbMcpError
 from qb_mcp.tools.events_models import Change, RecentChangesInput, RecentChangesResult
 from qb_mcp.tools.support_models import (
+    CompanyList,
     CompanyStatus,
     ConnectionStatusInput,
     ExplainFaultInput,
     ExplainFaultOutput,
+    ListCompaniesInput,
 )
 
 if TYPE_CHECKING:
@@ -201,6 +203,7 @@ class ToolMethods:
     recent_changes = tool(RecentChangesInput, RecentChangesResult)
     explain_fault = tool(ExplainFaultInput, ExplainFaultOutput)
     connection_status = tool(ConnectionStatusInput, CompanyStatus)
+    list_companies = tool(ListCompaniesInput, CompanyList)
 
     def _method(self, name: str) -> Any:
         raise NotImplementedError
@@ -405,10 +408,14 @@ async def open_books(
     try:
         async with open_state(
             settings, emulator=emulator, transport=transport, limiter=limiter, clock=clock
-        ) as state:
+        ) as companies:
             # recent_changes(catch_up=True) works here as under `serve`; the periodic loops
             # (worker, catch-up, event forwarding) belong to the long-running processes.
-            state.catch_up = served_catch_up(state)
+            companies.catch_up = served_catch_up(companies)
+            try:
+                state = await companies.pick(None, None)
+            except InvalidArgumentError as exc:
+                raise ConfigError(f"{exc} (open_books: give company=REALM_ID)") from None
             books = Books(state, progress=progress)
             try:
                 yield books

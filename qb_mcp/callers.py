@@ -10,6 +10,9 @@ Scopes: `qbo:read` (reads only) and `qbo:write` (reads and writes).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +55,21 @@ class Caller:
         )
 
 
+# The caller of the request being handled, for handlers the SDK hands no request (resources):
+# set around the handler by the server's middleware (`tools.base.caller_policy`).
+_SERVING: ContextVar[Caller | None] = ContextVar("qb_mcp_caller", default=None)
+
+
+@contextmanager
+def serving_caller(caller: Caller | None) -> Iterator[None]:
+    """Make `caller` the one `current_caller()` names inside the block."""
+    token = _SERVING.set(caller)
+    try:
+        yield
+    finally:
+        _SERVING.reset(token)
+
+
 def current_caller(request: Any = None) -> Caller | None:
     """The caller of the request being served, or None when it is not authenticated (stdio,
     in-memory sessions, `--no-auth`).
@@ -64,4 +82,4 @@ def current_caller(request: Any = None) -> Caller | None:
     if isinstance(user, AuthenticatedUser):
         return Caller.of(user.access_token)
     token = get_access_token()
-    return None if token is None else Caller.of(token)
+    return _SERVING.get() if token is None else Caller.of(token)

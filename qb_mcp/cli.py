@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--no-browser", action="store_true", help="print the URL only; do not open a browser"
     )
+    login.add_argument(
+        "--hosted",
+        action="store_true",
+        help="print the consent URL for a hosted `serve --transport http`, which answers Intuit "
+        "at QBO_REDIRECT_URI (https://HOST/auth/intuit/callback) and serves the company at once",
+    )
     status = command(auth_commands, "status", "list connections and token expiry")
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     revoke = command(auth_commands, "revoke", "disconnect a company")

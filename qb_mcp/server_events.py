@@ -16,9 +16,11 @@ process sharing the database (`qb-mcp webhooks` beside a stdio `serve`) take the
 are announced once each. In-process sources wake it at once; otherwise it polls every
 `interval` seconds (one indexed query on `seq`: cheap enough to run always, subscribers or not).
 
-Which URIs: `qbo://events/recent` whenever events were stored, and each new event's own URI
-(`qbo://events/{id}`), so a client that watches one event (say, waiting for a catch-up to
-confirm it) hears about it; a URI nobody subscribed to costs one set lookup.
+Which URIs: `qbo://events/recent` whenever events were stored, the company's own
+`qbo://companies/{realm_id}/events/recent` (by realm id: a subscription by company name is not
+told), and each new event's own URI (`qbo://events/{id}`), so a client that watches one event
+(say, waiting for a catch-up to confirm it) hears about it; a URI nobody subscribed to costs
+one set lookup.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ BATCH = 500
 def event_uri(event_id: str) -> str:
     """The resource URI of one stored event."""
     return f"{EVENT_URI_PREFIX}{event_id}"
+
+
+def company_events_uri(realm_id: str) -> str:
+    """The URI of one company's recent events (`qb_mcp.server_resources`)."""
+    return f"qbo://companies/{realm_id}/events/recent"
 
 
 class EventPublisher:
@@ -108,7 +115,13 @@ class EventPublisher:
     async def events_stored(self, events: list[StoredEvent]) -> None:
         """Announce newly stored events: the recent list and each event's own URI."""
         if events:
-            await self.publish([RECENT_URI, *(event_uri(e.event_id) for e in events)])
+            await self.publish(
+                [
+                    RECENT_URI,
+                    *(company_events_uri(e.realm_id) for e in events),
+                    *(event_uri(e.event_id) for e in events),
+                ]
+            )
 
 
 def _connection(ctx: ServerRequestContext[Any, Any]) -> Any:

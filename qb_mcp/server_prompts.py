@@ -127,7 +127,7 @@ def check_prompt_request(
 # ---- completions ---------------------------------------------------------------------------------
 
 
-def add_completions(server: MCPServer[AppState], state: Callable[[], AppState]) -> None:
+def add_completions(server: MCPServer[Any], state: Callable[[], AppState]) -> None:
     """Answer `completion/complete` for the prompts' and resource templates' arguments."""
 
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]
@@ -146,6 +146,18 @@ def add_completions(server: MCPServer[AppState], state: Callable[[], AppState]) 
         return Completion(values=shown, total=len(values), has_more=len(values) > len(shown))
 
 
+async def company_ids(state: AppState, prefix: str) -> list[str]:
+    """The realm ids of the companies the caller may use, starting with `prefix`."""
+    from qb_mcp.callers import current_caller
+    from qb_mcp.companies import realm_of
+
+    if state.companies is None:
+        return []
+    usable = await state.companies.usable(current_caller())
+    realms = [await realm_of(company) for company in usable]
+    return [realm for realm in realms if realm is not None and realm.startswith(prefix)]
+
+
 async def values_for(
     state: AppState,
     ref: PromptReference | ResourceTemplateReference,
@@ -159,6 +171,8 @@ async def values_for(
     if isinstance(ref, ResourceTemplateReference):
         if ref.uri == "qbo://events/{event_id}" and name == "event_id":
             return await completions.event_ids(state.database, prefix, realm_id=state.realm_id)
+        if ref.uri.startswith("qbo://companies/{company}/") and name == "company":
+            return await company_ids(state, prefix)
         return []
     if name == "customer":
         return await completions.customer_names(await state.qbo(), prefix)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from qb_mcp.auth.crypto import KeyRing, key_file_path, load_keyring
-from qb_mcp.auth.manager import WARN_WITHIN_SECONDS, refresh_deadline, rotate_key
+from qb_mcp.auth.manager import connection_health, rotate_key
 from qb_mcp.auth.oauth import LoginFlow, callback_address, run_login_flow
 from qb_mcp.auth.wiring import api_base_url, intuit_oauth, open_auth
 from qb_mcp.config import Settings
@@ -42,6 +42,8 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 def run_login(args: argparse.Namespace, settings: Settings) -> int:
     """Connect a company: browser consent, local callback, tokens stored encrypted."""
     settings = settings.with_overrides(environment=getattr(args, "environment", None))
+    if getattr(args, "hosted", False):
+        return run_hosted_login(settings)
     # Check everything that can be checked before a file is created or a port is opened.
     callback_address(settings.redirect_uri)
     base_url = api_base_url(settings)
@@ -66,6 +68,21 @@ def run_login(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(login())
+
+
+def run_hosted_login(settings: Settings) -> int:
+    """`auth login --hosted`: a consent URL whose callback the hosted server answers."""
+    from qb_mcp.auth.hosted import start_login
+
+    url = _run(start_login(settings))
+    print(
+        "Open this URL in a browser to connect a QuickBooks company; the server answering "
+        f"{settings.redirect_uri} completes the login within 10 minutes and serves the company "
+        "at once (`qb-mcp auth status` shows it):",
+        file=sys.stderr,
+    )
+    print(url, flush=True)
+    return 0
 
 
 def _announce(url: str) -> None:
@@ -115,16 +132,7 @@ def _key_usable(row: ConnectionRow, keyring: KeyRing | None) -> bool:
 
 
 def _health(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> str:
-    """One word for the connection's state (OK only when the server could use it)."""
-    if not _key_usable(row, keyring):
-        return "KEY MISSING"
-    if row.needs_reauth:
-        return "NEEDS LOGIN"
-    if refresh_deadline(row) <= now:
-        return "EXPIRED"
-    if refresh_deadline(row) - now < WARN_WITHIN_SECONDS:
-        return "EXPIRES SOON"
-    return "OK"
+    return connection_health(row, keyring=keyring, now=now)
 
 
 def connection_dict(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> dict[str, Any]:

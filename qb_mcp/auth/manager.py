@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from qb_mcp.auth.crypto import KeyRing
 from qb_mcp.auth.intuit import IntuitOAuth, TokenGrant
@@ -310,6 +311,23 @@ def refresh_deadline(row: ConnectionRow) -> float:
     if row.hard_expires_at is None:
         return row.refresh_expires_at
     return min(row.refresh_expires_at, row.hard_expires_at)
+
+
+Health = Literal["OK", "EXPIRES SOON", "EXPIRED", "NEEDS LOGIN", "KEY MISSING"]
+
+
+def connection_health(row: ConnectionRow, *, keyring: KeyRing | None, now: float) -> Health:
+    """One word for a connection's state, as `auth status` and `list_companies` show it: OK
+    only when the server could use it, else KEY MISSING, NEEDS LOGIN, EXPIRED, EXPIRES SOON."""
+    if keyring is None or not keyring.has_key(row.key_id):
+        return "KEY MISSING"
+    if row.needs_reauth:
+        return "NEEDS LOGIN"
+    if refresh_deadline(row) <= now:
+        return "EXPIRED"
+    if refresh_deadline(row) - now < WARN_WITHIN_SECONDS:
+        return "EXPIRES SOON"
+    return "OK"
 
 
 def _company(row: ConnectionRow) -> str:

@@ -122,11 +122,18 @@ class LoginFlow:
     async def complete(self, params: Mapping[str, str]) -> LoginResult:
         """Handle the callback's query: check state, exchange the code once, store, name it."""
         self.states.consume(params.get("state"))
+        return await self.finish(params)
+
+    async def finish(
+        self, params: Mapping[str, str], *, again: str = "qb-mcp auth login"
+    ) -> LoginResult:
+        """The callback once its state was accepted (here, or by the hosted login's store):
+        Intuit's error or the code, exchanged once; the tokens stored; the company named."""
         error = params.get("error")
         if error == "access_denied":
             raise OAuthError(
                 "access was declined on Intuit's consent page (error=access_denied); nothing was "
-                "stored. Run `qb-mcp auth login` again and choose Connect",
+                f"stored. Run `{again}` again and choose Connect",
                 error="access_denied",
             )
         if error:
@@ -238,10 +245,10 @@ class CallbackServer:
     async def _callback(self, request: Request) -> Response:
         params = dict(request.query_params)
         if not {"state", "code", "error"} & params.keys():
-            return _page("Nothing to do", "This address receives Intuit's sign-in answer.", 400)
+            return page("Nothing to do", "This address receives Intuit's sign-in answer.", 400)
         outcome = self._outcome
         if outcome is None or outcome.done():
-            return _page(
+            return page(
                 "Sign-in already finished",
                 "This sign-in link was already used. Run qb-mcp auth login again.",
                 400,
@@ -249,11 +256,11 @@ class CallbackServer:
         try:
             result = await self._flow.complete(params)
         except QbMcpError as exc:
-            return _page(
+            return page(
                 "Sign-in failed", str(exc), 400, background=BackgroundTask(_settle, outcome, exc)
             )
         name = result.company_name or f"realm {result.realm_id}"
-        return _page(
+        return page(
             "Connected",
             f"qb-mcp is connected to {name}. You can close this window.",
             200,
@@ -271,9 +278,10 @@ async def _settle(outcome: asyncio.Future[LoginResult], value: LoginResult | Exc
         outcome.set_result(value)
 
 
-def _page(
+def page(
     title: str, message: str, status: int, *, background: BackgroundTask | None = None
 ) -> HTMLResponse:
+    """The small HTML page the browser is left on after a callback (never cached)."""
     body = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>qb-mcp: {html.escape(title)}</title></head><body>"

@@ -157,7 +157,10 @@ class FindCustomerInput(InputModel):
         default=None, max_length=320, description="an address, or a domain as '@example.com'"
     )
     phone: Line1 | None = Field(default=None, max_length=60, description="any format, 7+ digits")
-    company: Line1 | None = Field(default=None, max_length=500, description="company name or part")
+    # Not `company`: that argument names the QuickBooks company a tool works on (tools/base.py).
+    company_name: Line1 | None = Field(
+        default=None, max_length=500, description="the customer's company name or part"
+    )
     include_inactive: bool = Field(default=True, description="inactive customers too")
     limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="most matches returned")
 
@@ -188,7 +191,7 @@ class FindCustomerInput(InputModel):
             "name": self.name or None,
             "email": self.email or None,
             "phone": self.phone or None,
-            "company": self.company or None,
+            "company": self.company_name or None,
         }
         field = self.query_field()
         if field is not None and fields[field] is None:

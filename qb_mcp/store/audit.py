@@ -73,14 +73,22 @@ async def append(
     )
 
 
-async def recent(ex: Executor, *, limit: int = DEFAULT_RECENT) -> list[AuditEntry]:
-    """The last `limit` writes, newest first."""
+async def recent(
+    ex: Executor, *, realm_id: str | None = None, limit: int = DEFAULT_RECENT
+) -> list[AuditEntry]:
+    """The last `limit` writes, newest first (of one company with `realm_id`)."""
     limit = max(1, min(int(limit), MAX_RECENT))
-    rows = await ex.fetchall(
-        "SELECT at, realm_id, tool, entity, entity_id, request_id, intuit_tid, outcome, actor "
-        "FROM audit_log ORDER BY id DESC LIMIT ?",
-        (limit,),
-    )
+    columns = "at, realm_id, tool, entity, entity_id, request_id, intuit_tid, outcome, actor"
+    if realm_id is None:
+        rows = await ex.fetchall(
+            f"SELECT {columns} FROM audit_log ORDER BY id DESC LIMIT ?",  # noqa: S608 (constant)
+            (limit,),
+        )
+    else:
+        rows = await ex.fetchall(
+            f"SELECT {columns} FROM audit_log WHERE realm_id = ? ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (realm_id, limit),
+        )
     return [
         AuditEntry(
             at=str(row["at"]),

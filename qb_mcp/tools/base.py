@@ -2,8 +2,10 @@
 from exceptions to `ToolError`.
 
 Every tool call goes through `run_tool`:
-  arguments -> the tool's input model (every type, limit and cross-field rule) -> the body ->
-  a trimmed output model -> structured content (and the same JSON as text).
+  arguments -> the company (`company`, on every tool that touches QuickBooks: added to its
+  schema here, taken off before the model sees the rest; `qb_mcp.companies`) -> the tool's
+  input model (every type, limit and cross-field rule) -> the body -> a trimmed output model ->
+  structured content (and the same JSON as text).
 Any exception on the way becomes `ToolError(tool_error_text(exc))` (`to_tool_error`), so the model
 always reads what happened and what to do, in the words `explain_fault` uses; a fault is also
 remembered in the state so `explain_fault` with no argument lists it.
@@ -27,7 +29,6 @@ say which tools write); that is logged once at INFO.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import json
@@ -59,7 +60,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
-    INVALID_REQUEST,
+    INVALID_PARAMS,
     CallToolResult,
     InputRequiredResult,
     TextContent,
@@ -68,7 +69,7 @@ from mcp.types import (
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
-from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller
+from qb_mcp.callers import SCOPE_READ, SCOPE_WRITE, Caller, current_caller, serving_caller
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.quoting import quoted
 from qb_mcp.store import audit
@@ -77,6 +78,7 @@ from qb_mcp.tools.compact import compact_schema
 if TYPE_CHECKING:
     from qb_mcp.bookkeeping.directory import Directory
     from qb_mcp.bookkeeping.explain import Explanation
+    from qb_mcp.companies import Companies
     from qb_mcp.config import Settings
     from qb_mcp.emulator import Emulator
     from qb_mcp.qbo.client import QBOClient
@@ -118,11 +120,12 @@ class Connected:
 
 @dataclass(slots=True)
 class AppState:
-    """What the server's lifespan opens once per process; tools reach it through
-    `ctx.request_context.lifespan_context`.
+    """One company as a tool call works on it, with what every company of the server shares
+    (settings, database, the recent faults). The server's lifespan opens one per company
+    (`qb_mcp.companies.Companies`, its context); `run_tool` picks the call's.
 
-    The QuickBooks client is made on first use (`qbo()`): the company is chosen at start-up,
-    but the client, and for the demo company the whole emulator, are built only when a tool or
+    The QuickBooks client is made on first use (`qbo()`): the companies are known at start-up,
+    but a client, and for the demo company the whole emulator, are built only when a tool or
     resource needs them, so that `tools/list` is answered quickly.
     """
 
@@ -141,6 +144,8 @@ class AppState:
     catch_up: CatchUp | None = None
     # Set once a write went ahead unconfirmed because the client cannot elicit (logged once).
     told_no_elicitation: bool = False
+    # Every company of the server (`list_companies`); set by the registry.
+    companies: Companies | None = None
     # The local index of the company's customers and items (made with the client).
     _directory: Directory | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -254,6 +259,15 @@ class ObservingTransport(httpx2.AsyncBaseTransport):
 ToolBody = Callable[[AppState, Any, Context[Any, Any]], Awaitable[BaseModel]]
 SCHEMA_FILE = "schemas.json"
 
+# The one argument every tool that touches QuickBooks takes besides its model's (`run_tool`
+# picks the company with it; the input models never see it).
+COMPANY_ARGUMENT = "company"
+# Published bare: it is repeated in every such tool's schema, and tools/list's budget (28,000
+# bytes for all tools) is paid in every conversation. What it means (a realm id or company
+# name; left out, the only or configured company) is said once, in list_companies' description
+# and the server's instructions. Its length is checked by `Companies.pick`.
+COMPANY_SCHEMA: dict[str, Any] = {"type": "string"}
+
 
 @cache
 def resolve(ref: str) -> Any:
@@ -278,6 +292,12 @@ class ToolSpec:
     open_world: bool
     # For the audit log: the ids the result names, by entity ("Invoice" -> "130").
     audit_ids: Callable[[Any], Mapping[str, str | None]] | None = None
+
+    @property
+    def per_company(self) -> bool:
+        """Whether the tool works on one company (it touches QuickBooks) and so takes the
+        `company` argument."""
+        return self.open_world
 
     def input_type(self) -> type[BaseModel]:
         """The input model (imported on first use)."""
@@ -305,6 +325,13 @@ class ToolSpec:
         """{"input": ..., "output": ...}: the published JSON schemas, made from the models
         (compacted: tools/compact.py)."""
         inputs = self.input_type().model_json_schema()
+        if self.per_company:
+            properties = inputs.setdefault("properties", {})
+            if COMPANY_ARGUMENT in properties:
+                raise TypeError(
+                    f"{self.name}: the input model must not define {COMPANY_ARGUMENT!r}"
+                )
+            properties[COMPANY_ARGUMENT] = COMPANY_SCHEMA
         outputs = self.output_type().model_json_schema(mode="serialization")
         return {
             "input": compact_schema(inputs, output=False),
@@ -537,25 +564,19 @@ def build_tools(specs: list[ToolSpec]) -> list[Tool]:
 
 def caller_policy(specs: list[ToolSpec]) -> Any:
     """Server middleware for authenticated callers (HTTP): `tools/list` without the write tools
-    for a caller that may not write, and resources refused to a caller limited to other
-    companies. (Tool calls are checked by `run_tool`, in `check_caller`.)"""
+    for a caller that may not write; and the caller made known to the resource handlers (they
+    get no request of their own), which show a caller limited to some companies only those.
+    (Tool calls are checked by `run_tool`.)"""
     writes = frozenset(spec.name for spec in specs if not spec.read_only)
 
     async def middleware(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         if ctx.method not in _POLICED:
             return await call_next(ctx)
         caller = current_caller(ctx.request)
-        if caller is not None and ctx.method != "tools/list" and caller.companies is not None:
-            state: AppState = ctx.lifespan_context
-            realm_id = await served_realm(state)
-            if not caller.may_use(realm_id):
-                raise MCPError(
-                    code=INVALID_REQUEST,
-                    message=f"the token {caller.name!r} is limited to "
-                    f"{', '.join(caller.companies)}; this server serves company "
-                    f"{realm_id or '(none)'}",
-                )
-        result = await call_next(ctx)
+        if caller is not None and caller.companies is not None and ctx.method in _SUBSCRIBING:
+            await _check_subscriptions(ctx.lifespan_context, ctx.params, caller)
+        with serving_caller(caller):
+            result = await call_next(ctx)
         if ctx.method != "tools/list" or caller is None or caller.may_write:
             return result
         if isinstance(result, dict) and isinstance(result.get("tools"), list):
@@ -565,16 +586,31 @@ def caller_policy(specs: list[ToolSpec]) -> Any:
     return middleware
 
 
-_POLICED = frozenset({"tools/list", "resources/read", "resources/subscribe"})
+_SUBSCRIBING = frozenset({"resources/subscribe", "subscriptions/listen"})
+_POLICED = frozenset({"tools/list", "resources/read", "completion/complete", *_SUBSCRIBING})
 
 
-async def served_realm(state: AppState) -> str | None:
-    """The realm the server works on (opening the demo company, whose realm is known only
-    then); None when no company is served."""
-    if state.realm_id is None:
-        with contextlib.suppress(QbMcpError):
-            await state.qbo()
-    return state.realm_id
+async def _check_subscriptions(
+    companies: Companies, params: Mapping[str, Any] | None, caller: Caller
+) -> None:
+    """Refuse (invalid params) a subscription to a company `caller` may not use: its updates
+    would tell when that company's books change. Both eras: `resources/subscribe`'s `uri`,
+    `subscriptions/listen`'s `notifications.resourceSubscriptions`."""
+    from qb_mcp.companies import company_in_uri
+
+    params = params or {}
+    uris: list[Any] = [params.get("uri")]
+    wanted = params.get("notifications")
+    if isinstance(wanted, Mapping):
+        uris += list(wanted.get("resourceSubscriptions") or [])
+    for uri in uris:
+        is_company, company = company_in_uri(uri) if isinstance(uri, str) else (False, None)
+        if not is_company:
+            continue
+        try:
+            await companies.pick(company, caller)
+        except InvalidArgumentError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=f"{uri}: {exc}") from None
 
 
 def _entry_point(
@@ -608,14 +644,21 @@ def _entry_point(
 async def run_tool(
     spec: ToolSpec, ctx: Context[Any, Any], arguments: dict[str, Any]
 ) -> BaseModel | InputRequiredResult:
-    """Run one call of `spec` for an MCP client: `execute_tool`, with every failure mapped to
-    a ToolError. An `InputRequiredResult` is the confirmation question (modern era)."""
-    state: AppState = ctx.request_context.lifespan_context
+    """Run one call of `spec` for an MCP client on the company its `company` argument names
+    (`Companies.pick`): `execute_tool`, with every failure mapped to a ToolError. An
+    `InputRequiredResult` is the confirmation question (modern era)."""
+    companies: Companies = ctx.request_context.lifespan_context
     caller = current_caller(ctx.request_context.request)
+    state = companies.any()
     try:
         if caller is not None:
-            await check_caller(spec, state, caller)
-        return await execute_tool(spec, state, arguments, ctx, confirm=True, caller=caller)
+            check_caller(spec, caller)
+        if spec.per_company:
+            arguments = dict(arguments)
+            state = await companies.pick(arguments.pop(COMPANY_ARGUMENT, None), caller)
+        return await execute_tool(
+            spec, state, arguments, ctx, confirm=True, caller=caller, mcp_call=True
+        )
     except ToolError:
         raise
     except Exception as exc:
@@ -630,9 +673,11 @@ async def execute_tool(
     *,
     confirm: bool,
     caller: Caller | None = None,
+    mcp_call: bool = False,
 ) -> BaseModel | InputRequiredResult:
     """Validate, confirm a write if asked to (`confirm` and QBO_CONFIRM_WRITES), run, audit
-    (naming `caller`, the authenticated HTTP caller, when there is one).
+    (naming `caller`, the authenticated HTTP caller, when there is one). `mcp_call`: the
+    arguments came over MCP, where `company` is one of them too (taken off by `run_tool`).
 
     The one path of a tool call, for MCP clients (`run_tool`) and Python callers
     (`qb_mcp.Books`) alike. Exceptions propagate as raised; invalid input becomes an
@@ -644,7 +689,10 @@ async def execute_tool(
         try:
             args = spec.input_type().model_validate(arguments)
         except PydanticValidationError as exc:
-            raise InvalidArgumentError(describe_validation(exc, spec.input_type())) from None
+            also = (COMPANY_ARGUMENT,) if mcp_call and spec.per_company else ()
+            raise InvalidArgumentError(
+                describe_validation(exc, spec.input_type(), also=also)
+            ) from None
         if confirm and not spec.read_only and state.settings.confirm_writes:
             question = await confirm_write(spec, state, ctx, args)
             if question is not None:
@@ -663,9 +711,9 @@ async def execute_tool(
     return result
 
 
-async def check_caller(spec: ToolSpec, state: AppState, caller: Caller) -> None:
-    """Refuse (ToolError, before anything is validated or sent) a write by a read-only token,
-    and any call by a token limited to other companies than the one served."""
+def check_caller(spec: ToolSpec, caller: Caller) -> None:
+    """Refuse (ToolError, before anything is validated or sent) a write by a read-only token.
+    (Which companies a caller may reach is `Companies.pick`'s.)"""
     if not spec.read_only and not caller.may_write:
         raise ToolError(
             f"{spec.name} was not run: the token {caller.name!r} may only read (scope "
@@ -673,14 +721,6 @@ async def check_caller(spec: ToolSpec, state: AppState, caller: Caller) -> None:
             f"write` (or, from an identity provider, the {SCOPE_WRITE} scope). Nothing was "
             "written to QuickBooks."
         )
-    if caller.companies is not None:
-        realm_id = await served_realm(state)
-        if not caller.may_use(realm_id):
-            raise ToolError(
-                f"{spec.name} was not run: the token {caller.name!r} is limited to "
-                f"{', '.join(caller.companies)}, and this server serves company "
-                f"{realm_id or '(none)'}. Nothing was sent to QuickBooks."
-            )
 
 
 # ---- confirming a write ----------------------------------------------------------------------------
@@ -732,7 +772,9 @@ async def confirm_write(
                 "writes go ahead unconfirmed (tool annotations mark which tools write)"
             )
         return None
-    message = write_summary(spec, args)
+    # With several companies the user must see whose books are written to.
+    several = state.companies is not None and len(state.companies.listed()) > 1
+    message = write_summary(spec, args, company=state if several else None)
 
     def ask_user() -> Elicit[ConfirmWrite]:
         return Elicit(message, ConfirmWrite)
@@ -758,11 +800,16 @@ async def confirm_write(
     )
 
 
-def write_summary(spec: ToolSpec, args: BaseModel) -> str:
+def write_summary(spec: ToolSpec, args: BaseModel, *, company: AppState | None = None) -> str:
     """What the write will do, in plain lines, from the validated input: the arguments given
-    (defaults and retry keys left out). Text from the caller or QuickBooks is quoted and
-    escaped, so it reads as data and cannot add lines of its own."""
-    lines = [f"{spec.title} ({spec.name}) will write to QuickBooks:"]
+    (defaults and retry keys left out), and `company`'s name and realm when given. Text from
+    the caller or QuickBooks is quoted and escaped, so it reads as data and cannot add lines of
+    its own."""
+    where = ""
+    if company is not None:
+        name = quoted(company.company_name or "unnamed", limit=SUMMARY_TEXT)
+        where = f" company {name} (realm {company.realm_id})"
+    lines = [f"{spec.title} ({spec.name}) will write to QuickBooks{where}:"]
     lines += [f"- {_label(name)}: {_render(value)}" for name, value in _given(args)]
     text = "\n".join(lines)
     if len(text) > SUMMARY_LIMIT:
@@ -827,9 +874,14 @@ def failure_text(exc: BaseException, *, tool: str, state: AppState | None = None
     return explanation_text(explanation)
 
 
-def describe_validation(exc: PydanticValidationError, model: type[BaseModel] | None = None) -> str:
+def describe_validation(
+    exc: PydanticValidationError,
+    model: type[BaseModel] | None = None,
+    *,
+    also: tuple[str, ...] = (),
+) -> str:
     """Pydantic's errors as one line naming each field (the values are the caller's data); an
-    unknown top-level argument's error lists the valid ones (`model`'s fields)."""
+    unknown top-level argument's error lists the valid ones (`model`'s fields and `also`)."""
     parts = []
     unknown = False
     for error in exc.errors()[:5]:
@@ -844,7 +896,7 @@ def describe_validation(exc: PydanticValidationError, model: type[BaseModel] | N
         parts.append(f"and {more} more")
     text = "invalid arguments: " + "; ".join(parts)
     if unknown and model is not None:
-        text += f" (valid arguments: {', '.join(model.model_fields)})"
+        text += f" (valid arguments: {', '.join((*model.model_fields, *also))})"
     return text
 
 

@@ -37,14 +37,12 @@ async def recent_changes(
 
     if state.realm_id is None:
         await state.qbo()  # the demo company's realm is known once it is opened
-    served = state.realm_id
-    realm = args.realm_id or served
+    realm = state.realm_id
     summary = None
     if args.catch_up:
-        if realm != served or state.catch_up is None:
+        if realm is None or state.catch_up is None:
             raise InvalidArgumentError(
-                f"catch_up works only for the company this server works on (realm {served}); "
-                "leave realm_id out or set catch_up to false"
+                "catch_up: this server cannot catch up now; set catch_up to false"
             )
         [result] = await state.catch_up.run_once(realm)
         summary = CatchUpSummary(

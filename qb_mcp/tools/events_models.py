@@ -42,13 +42,6 @@ class RecentChangesInput(BaseModel):
             pattern=r"^[A-Za-z][A-Za-z0-9]*$",
         ),
     ] = None
-    realm_id: Annotated[
-        str | None,
-        Field(
-            description="default: this server's company",
-            pattern=r"^\d{1,32}$",
-        ),
-    ] = None
     operation: Annotated[Operation | None, Field(description="only this kind")] = None
     since: Annotated[
         Annotated[AwareDatetime, AfterValidator(_within_range)] | None,

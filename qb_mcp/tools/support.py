@@ -18,10 +18,12 @@ from qb_mcp.tools.base import AppState, ToolSpec
 
 if TYPE_CHECKING:
     from qb_mcp.tools.support_models import (
+        CompanyList,
         CompanyStatus,
         ConnectionStatusInput,
         ExplainFaultInput,
         ExplainFaultOutput,
+        ListCompaniesInput,
     )
 
 MODELS = "qb_mcp.tools.support_models"
@@ -101,6 +103,54 @@ async def connection_status_tool(
     return await company_status(state)
 
 
+async def list_companies_tool(
+    state: AppState, _args: ListCompaniesInput, ctx: Context[Any, Any]
+) -> CompanyList:
+    """The companies the caller may use (read afresh: a company connected since is listed)."""
+    from qb_mcp.auth.crypto import load_keyring
+    from qb_mcp.auth.manager import connection_health
+    from qb_mcp.callers import current_caller
+    from qb_mcp.companies import realm_of
+    from qb_mcp.errors import TokenStoreError
+    from qb_mcp.tools.support_models import CompanyEntry, CompanyList
+
+    companies = state.companies
+    assert companies is not None
+    if companies.serves_connections:
+        await companies.reload()
+    try:
+        request = ctx.request_context.request
+    except ValueError:  # called from Python (qb_mcp.Books): no MCP request, no caller
+        request = None
+    caller = current_caller(request)
+    usable = await companies.usable(caller)
+    default = await companies.default(caller)
+    try:
+        keyring = load_keyring(state.settings, create=False)
+    except TokenStoreError:
+        keyring = None
+    now = state.clock()
+    listed = []
+    for company in usable:
+        row = companies.row(company.realm_id)
+        listed.append(
+            CompanyEntry(
+                realm_id=await realm_of(company) or "",
+                company_name=company.company_name,
+                environment=company.environment,
+                source="emulator" if company.source == "emulator" else "connection",
+                health="OK" if row is None else connection_health(row, keyring=keyring, now=now),
+                default=company is default,
+            )
+        )
+    note = None
+    if not listed:
+        note = "No company is connected: run `qb-mcp auth login`."
+    elif default is None:
+        note = "Several companies: name one with the tools' company argument."
+    return CompanyList(companies=listed, note=note)
+
+
 def utc(epoch: float) -> str:
     """Epoch seconds as ISO 8601 UTC ("2026-01-15T12:00:00Z"); "" when out of range."""
     try:
@@ -122,6 +172,19 @@ SPECS = (
         destructive=False,
         idempotent=True,
         # Offline: a built-in catalog and this server's memory, never QuickBooks.
+        open_world=False,
+    ),
+    ToolSpec(
+        name="list_companies",
+        title="List companies",
+        description=tool_description("list_companies"),
+        input_model=f"{MODELS}:ListCompaniesInput",
+        output_model=f"{MODELS}:CompanyList",
+        body=list_companies_tool,
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        # The connections this server holds, from its own store: QuickBooks is not asked.
         open_world=False,
     ),
     ToolSpec(

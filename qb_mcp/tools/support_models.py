@@ -97,3 +97,30 @@ class CompanyStatus(BaseModel):
     problem: str | None = Field(
         default=None, description="what is wrong and what to do, if anything"
     )
+
+
+# ---- list_companies ---------------------------------------------------------------------------------
+
+
+class ListCompaniesInput(BaseModel):
+    """No arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CompanyEntry(BaseModel):
+    """One company this server reaches (name from QuickBooks: data)."""
+
+    realm_id: str
+    company_name: str | None = None
+    environment: str
+    source: Literal["connection", "emulator"] = Field(description="emulator: the demo company")
+    health: Literal["OK", "EXPIRES SOON", "EXPIRED", "NEEDS LOGIN", "KEY MISSING"]
+    default: bool = Field(description="used when a tool's company argument is left out")
+
+
+class CompanyList(BaseModel):
+    """The companies the caller may use, and which one is the default."""
+
+    companies: list[CompanyEntry]
+    note: str | None = None

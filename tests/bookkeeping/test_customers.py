@@ -295,7 +295,7 @@ def test_any_contact_input_validates_or_is_refused(fields: dict[str, Any]) -> No
 @settings(max_examples=300)
 @given(
     st.dictionaries(
-        st.sampled_from(["customer_id", "name", "email", "phone", "company", "limit"]),
+        st.sampled_from(["customer_id", "name", "email", "phone", "company_name", "limit"]),
         _values,
         max_size=4,
     )
@@ -386,7 +386,7 @@ async def test_bulk_progress_may_be_a_plain_function(qbo: QBOClient) -> None:
 
 
 async def test_find_by_company(qbo: QBOClient) -> None:
-    found = await find_customer(qbo, FindCustomerInput(company="windsurf"))
+    found = await find_customer(qbo, FindCustomerInput(company_name="windsurf"))
     assert found.matches[0].display_name == "Bill's Windsurf Shop"
 
 

@@ -29,7 +29,7 @@ SEARCHES: list[dict[str, Any]] = [
     {"email": "@intuit.com"},
     {"phone": "+1 650-555-3311"},
     {"phone": "555-3311"},
-    {"company": "cool"},
+    {"company_name": "cool"},
     {"name": "nobody at all"},
     {"name": "jeff", "include_inactive": False},
 ]

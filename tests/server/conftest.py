@@ -90,17 +90,19 @@ async def connect_demo_company(
     *,
     transport: Any = None,
     company_name: str | None = None,
+    realm_id: str = DEMO_REALM_ID,
 ) -> None:
-    """Store a connection to the emulator's demo company as `qb-mcp auth login` would: tokens
-    the emulator issued, saved encrypted through the real token manager (`transport`: the
-    emulator in process; None: over the network, at `settings`' OAuth URL)."""
+    """Store a connection to one of the emulator's companies (default: the demo company) as
+    `qb-mcp auth login` would: tokens the emulator issued, saved encrypted through the real
+    token manager (`transport`: the emulator in process; None: over the network, at
+    `settings`' OAuth URL)."""
     from qb_mcp.auth.intuit import TokenGrant
     from qb_mcp.auth.wiring import open_auth
 
-    issued = emulator.issue_tokens(DEMO_REALM_ID)
+    issued = emulator.issue_tokens(realm_id)
     async with open_auth(settings, transport=transport) as auth:
         await auth.manager.save_login(
-            DEMO_REALM_ID,
+            realm_id,
             TokenGrant(
                 access_token=issued.access_token,
                 refresh_token=issued.refresh_token,

@@ -27,12 +27,17 @@ async def serve_http(
     emulator: Emulator | None = None,
     host: str = "127.0.0.1",
     clock: Callable[[], float] | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[str]:
     """`serve --transport http`'s app (auth decided as at start-up) on loopback; yields the base
-    URL. `host` is what the server believes it listens on (the Host checks follow it)."""
-    server = build_server(
-        settings, emulator=emulator or Emulator(), limiter=RealmLimiter(TEST_LIMITS)
-    )
+    URL. `host` is what the server believes it listens on (the Host checks follow it).
+    `transport`: serve the connected companies through it (else `emulator`'s demo company)."""
+    if transport is not None:
+        server = build_server(settings, transport=transport, limiter=RealmLimiter(TEST_LIMITS))
+    else:
+        server = build_server(
+            settings, emulator=emulator or Emulator(), limiter=RealmLimiter(TEST_LIMITS)
+        )
     auth = await prepare_auth(settings, host=host, no_auth=False, clock=clock)
     try:
         async with serving(http_app(server, settings, host=host, auth=auth)) as base:

@@ -184,10 +184,10 @@ async def test_the_only_connection_is_chosen(settings: Settings) -> None:
     assert await _choose(settings) == "111"
 
 
-async def test_several_connections_need_qbo_realm_id(settings: Settings) -> None:
+async def test_several_connections_have_no_default_but_qbo_realm_id(settings: Settings) -> None:
+    # Each is served; tools name theirs with `company` (tests/server/test_companies.py).
     await _connected(settings, ("111", "emulator"), ("222", "emulator"))
-    with pytest.raises(ConfigError, match="QBO_REALM_ID"):
-        await _choose(settings)
+    assert await _choose(settings) is None
     assert await _choose(dataclasses.replace(settings, realm_id="222")) == "222"
 
 
