@@ -28,6 +28,12 @@ if TYPE_CHECKING:
         VoidResult,
         VoidTransactionInput,
     )
+    from qb_mcp.bookkeeping.credits import (
+        CreateCreditMemoInput,
+        CreditMemoView,
+        RefundInput,
+        RefundView,
+    )
     from qb_mcp.bookkeeping.customers import (
         AddressIn,
         BulkOutcome,
@@ -151,6 +157,7 @@ _MODULES = (
     "qb_mcp.bookkeeping.corrections",
     "qb_mcp.bookkeeping.items",
     "qb_mcp.bookkeeping.receipts",
+    "qb_mcp.bookkeeping.credits",
     "qb_mcp.bookkeeping.reports",
     "qb_mcp.bookkeeping.sending",
     "qb_mcp.books",
@@ -178,8 +185,10 @@ __all__ = [
     "ConnectionStatusInput",
     "ConvertEstimateInput",
     "ConvertEstimateResult",
+    "CreateCreditMemoInput",
     "CreateEstimateInput",
     "CreateSalesReceiptInput",
+    "CreditMemoView",
     "CustomerContact",
     "CustomerMatchView",
     "CustomerView",
@@ -222,6 +231,8 @@ __all__ = [
     "RecentChangesResult",
     "RecentFault",
     "RecordPaymentInput",
+    "RefundInput",
+    "RefundView",
     "RelatedFault",
     "ReportInput",
     "ReportResult",

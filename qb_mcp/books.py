@@ -51,6 +51,12 @@ from qb_mcp.bookkeeping.corrections import (
     VoidResult,
     VoidTransactionInput,
 )
+from qb_mcp.bookkeeping.credits import (
+    CreateCreditMemoInput,
+    CreditMemoView,
+    RefundInput,
+    RefundView,
+)
 from qb_mcp.bookkeeping.customers import (
     CustomerContact,
     FindCustomerInput,
@@ -189,6 +195,8 @@ class ToolMethods:
     convert_estimate = tool(ConvertEstimateInput, ConvertEstimateResult)
     record_payment = tool(RecordPaymentInput, PaymentResult)
     create_sales_receipt = tool(CreateSalesReceiptInput, SalesReceiptView)
+    create_credit_memo = tool(CreateCreditMemoInput, CreditMemoView)
+    refund = tool(RefundInput, RefundView)
     send_invoice = tool(SendInvoiceInput, SendInvoiceResult)
     void_transaction = tool(VoidTransactionInput, VoidResult)
     delete_transaction = tool(DeleteTransactionInput, DeleteResult)

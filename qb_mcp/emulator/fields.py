@@ -325,6 +325,36 @@ SALES_RECEIPT_READ_ONLY = COMMON_READ_ONLY | {
     "Line",
 }
 
+# A credit given to a customer (Intuit's CreditMemo reference): the sales properties, no due date;
+# PaymentMethodRef is read-only there, InvoiceRef names the invoice it was issued for.
+CREDIT_MEMO: dict[str, Parser] = {
+    **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
+    "InvoiceRef": ref,
+}
+CREDIT_MEMO_READ_ONLY = COMMON_READ_ONLY | {
+    "TotalAmt",
+    "HomeTotalAmt",
+    "Balance",
+    "HomeBalance",
+    "RemainingCredit",
+    "LinkedTxn",
+    "Line",
+    "PaymentMethodRef",
+}
+
+# Money paid back to a customer (Intuit's RefundReceipt reference): lines as a sale's, and the
+# account the money left (DepositToAccountRef, required) and how (PaymentMethodRef).
+REFUND_RECEIPT: dict[str, Parser] = {
+    **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
+    "PaymentMethodRef": ref,
+    "PaymentRefNum": string(100),
+    "PaymentType": enum("Cash", "Check", "CreditCard", "Other"),
+    "DepositToAccountRef": ref,
+    "CheckPayment": plain_object,
+    "CreditCardPayment": plain_object,
+}
+REFUND_RECEIPT_READ_ONLY = SALES_RECEIPT_READ_ONLY
+
 PAYMENT: dict[str, Parser] = {
     "CustomerRef": ref,
     "TotalAmt": money,

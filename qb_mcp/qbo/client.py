@@ -90,7 +90,9 @@ STALE_RETRIES = 3  # re-applies after 5010 before giving up (a very busy object)
 
 # Name lists cannot be deleted, only made inactive; transactions are deleted or voided.
 NAME_LISTS = frozenset({"Customer", "Item"})
-TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
+TRANSACTIONS = frozenset(
+    {"Estimate", "Invoice", "Payment", "SalesReceipt", "CreditMemo", "RefundReceipt"}
+)
 VOIDABLE = frozenset({"Invoice", "Payment", "SalesReceipt"})
 WRITABLE = NAME_LISTS | TRANSACTIONS
 # Money fields checked (and turned into Decimal) before sending: cents only, never negative.

@@ -10,6 +10,7 @@ TOOL_MODULES = (
     "qb_mcp.tools.sales",
     "qb_mcp.tools.payments",
     "qb_mcp.tools.receipts",
+    "qb_mcp.tools.credits",
     "qb_mcp.tools.sending",
     "qb_mcp.tools.corrections",
     "qb_mcp.tools.items",

@@ -213,6 +213,8 @@ _PATH_ENTITIES = {
     "invoice": "Invoice",
     "payment": "Payment",
     "salesreceipt": "SalesReceipt",
+    "creditmemo": "CreditMemo",
+    "refundreceipt": "RefundReceipt",
     "item": "Item",
     "batch": "Batch",
 }

@@ -32,6 +32,8 @@ TOOLS = {
     "delete_transaction",
     "upsert_item",
     "create_sales_receipt",
+    "create_credit_memo",
+    "refund",
     "report",
     "send_invoice",
 }
@@ -45,6 +47,8 @@ WRITE_TOOLS = {
     "delete_transaction",
     "upsert_item",
     "create_sales_receipt",
+    "create_credit_memo",
+    "refund",
     "send_invoice",
 }
 CONTACT = {
