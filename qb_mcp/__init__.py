@@ -46,6 +46,10 @@ if TYPE_CHECKING:
         UpsertCustomersInput,
         UpsertCustomersResult,
     )
+    from qb_mcp.bookkeeping.documents import (
+        GetInvoicePdfInput,
+        InvoicePdf,
+    )
     from qb_mcp.bookkeeping.explain import (
         Explanation,
         IntuitError,
@@ -158,6 +162,7 @@ _MODULES = (
     "qb_mcp.bookkeeping.items",
     "qb_mcp.bookkeeping.receipts",
     "qb_mcp.bookkeeping.credits",
+    "qb_mcp.bookkeeping.documents",
     "qb_mcp.bookkeeping.reports",
     "qb_mcp.bookkeeping.sending",
     "qb_mcp.books",
@@ -206,9 +211,11 @@ __all__ = [
     "FindCustomerResult",
     "FindItemsInput",
     "FindItemsResult",
+    "GetInvoicePdfInput",
     "GetTransactionInput",
     "IntuitError",
     "InvalidArgumentError",
+    "InvoicePdf",
     "InvoiceView",
     "ItemView",
     "LineView",

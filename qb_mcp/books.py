@@ -65,6 +65,7 @@ from qb_mcp.bookkeeping.customers import (
     UpsertCustomersInput,
     UpsertCustomersResult,
 )
+from qb_mcp.bookkeeping.documents import GetInvoicePdfInput, InvoicePdf
 from qb_mcp.bookkeeping.items import UpsertItemInput, UpsertItemResult
 from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
 from qb_mcp.bookkeeping.reads import (
@@ -198,6 +199,7 @@ class ToolMethods:
     create_credit_memo = tool(CreateCreditMemoInput, CreditMemoView)
     refund = tool(RefundInput, RefundView)
     send_invoice = tool(SendInvoiceInput, SendInvoiceResult)
+    get_invoice_pdf = tool(GetInvoicePdfInput, InvoicePdf)
     void_transaction = tool(VoidTransactionInput, VoidResult)
     delete_transaction = tool(DeleteTransactionInput, DeleteResult)
     upsert_item = tool(UpsertItemInput, UpsertItemResult)

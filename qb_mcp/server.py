@@ -618,6 +618,18 @@ def _add_resources(server: MCPServer[AppState], box: _StateBox) -> None:
     async def event(event_id: str) -> str:
         return await read_event(box.get(), event_id)
 
+    @server.resource(
+        "qbo://invoices/{id}/pdf",
+        name="invoice_pdf",
+        title="Invoice PDF",
+        description="An invoice as the PDF QuickBooks prints (what get_invoice_pdf embeds).",
+        mime_type="application/pdf",
+    )
+    async def invoice_pdf(id: str) -> bytes:  # the template's variable names the parameter
+        from qb_mcp.tools.documents import read_invoice_pdf
+
+        return await read_invoice_pdf(box.get(), id)
+
 
 async def read_event(state: AppState, event_id: str) -> str:
     """`qbo://events/{event_id}`: the event and the changed object (money as JSON numbers).

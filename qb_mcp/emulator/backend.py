@@ -191,6 +191,17 @@ class Backend:
         self._announce(realm.realm_id, tx)
         return {name: clone(invoice)}
 
+    def pdf(self, realm_id: str, entity: str, entity_id: str) -> bytes:
+        """`GET {entity}/{id}/pdf`: a sales form as a PDF (documents.py); 610 when absent."""
+        from qb_mcp.emulator import documents
+
+        name = canonical(entity)
+        if name not in documents.TITLES:
+            raise unsupported_operation(f"Operation pdf is not supported for {name}.")
+        found = self.read(realm_id, name, entity_id)[name]
+        company = self.company_info(realm_id)["CompanyInfo"]
+        return documents.render(name, found, company, self._clock())
+
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""
         from qb_mcp.emulator import batch

@@ -12,6 +12,7 @@ TOOL_MODULES = (
     "qb_mcp.tools.receipts",
     "qb_mcp.tools.credits",
     "qb_mcp.tools.sending",
+    "qb_mcp.tools.documents",
     "qb_mcp.tools.corrections",
     "qb_mcp.tools.items",
     "qb_mcp.tools.reads",

@@ -36,6 +36,7 @@ TOOLS = {
     "refund",
     "report",
     "send_invoice",
+    "get_invoice_pdf",
 }
 WRITE_TOOLS = {
     "upsert_customer",
