@@ -125,6 +125,15 @@ def day(value: Any, element: str) -> str | None:
     return v.day(value, element)
 
 
+def blank_or_boolean(value: Any, element: str) -> bool | None:
+    """A boolean where "" is the property not sent: python-quickbooks' `CreditMemo()` sends
+    `ApplyTaxAfterDiscount: ""`, and its own integration test saves that body in a real sandbox
+    company (ej2/python-quickbooks tests/integration/test_creditmemo.py)."""
+    if value == "":
+        return None
+    return v.boolean(value, element)
+
+
 # Ignored when sent: computed by QuickBooks or this emulator.
 COMMON_READ_ONLY = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse", "status", "time"})
 
@@ -330,6 +339,7 @@ SALES_RECEIPT_READ_ONLY = COMMON_READ_ONLY | {
 CREDIT_MEMO: dict[str, Parser] = {
     **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
     "InvoiceRef": ref,
+    "ApplyTaxAfterDiscount": blank_or_boolean,
 }
 CREDIT_MEMO_READ_ONLY = COMMON_READ_ONLY | {
     "TotalAmt",
