@@ -119,4 +119,7 @@ def render(entity: str, obj: Mapping[str, Any], company: Mapping[str, Any], now:
         pdf.ln(4)
         pdf.set_font("helvetica", "I", 10)
         pdf.multi_cell(0, 5, _latin1(memo)[:2000])
-    return bytes(pdf.output())
+    drawn = pdf.output()  # typed `bytearray | None` by some releases: None only for a file name
+    if drawn is None:  # pragma: no cover
+        raise RuntimeError("fpdf2 returned no PDF")
+    return bytes(drawn)

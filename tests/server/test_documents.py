@@ -10,6 +10,8 @@ import zlib
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp import MCPError
 from mcp.types import BlobResourceContents, EmbeddedResource
 
@@ -92,3 +94,43 @@ async def test_the_template_is_listed_and_stays_in_read_only_mode(
     listed = {t.uri_template: t for t in templates}
     assert listed["qbo://invoices/{id}/pdf"].mime_type == "application/pdf"
     assert "get_invoice_pdf" in tools
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    arguments=st.dictionaries(
+        st.sampled_from(["id", "doc_number", "format"]),
+        st.one_of(
+            st.none(),
+            st.integers(-3, 2000),
+            st.text(max_size=12),
+            st.sampled_from(["1", "1001", "9999", "'", "../1", "1; DROP", ""]),
+        ),
+        max_size=3,
+    )
+)
+def test_any_arguments_give_a_pdf_or_an_explained_error_and_write_nothing(
+    arguments: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import anyio
+
+    async def one(mode: str) -> None:
+        home = tmp_path_factory.mktemp("pdf") / "home"
+        emulator = Emulator()
+        async with connect(Settings(home=home, environment="emulator"), emulator, mode) as s:
+            before = s.state()
+            result = await s.client.call_tool("get_invoice_pdf", arguments)
+            if result.is_error:
+                assert "Fix:" in error_text(result), error_text(result)
+            else:
+                blob = next(b for b in result.content if isinstance(b, EmbeddedResource))
+                assert isinstance(blob.resource, BlobResourceContents)
+                assert base64.b64decode(blob.resource.blob).startswith(b"%PDF-")
+            assert s.state() == before, arguments
+
+    for mode in ("auto", "legacy"):
+        anyio.run(one, mode)
