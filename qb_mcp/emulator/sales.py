@@ -293,11 +293,17 @@ def sales(
         return out
     if entity == "RefundReceipt":
         # Money paid back at once: nothing stays open (refundreceipt-read-response.json). From a
-        # bank account with no reference number, QuickBooks marks the check to be printed
-        # (refundreceipt-create-response.json: NeedToPrint, PaymentRefNum "To Print").
+        # bank account with neither a print status nor a reference number, QuickBooks makes it
+        # a check to print (refundreceipt-create-response.json: NeedToPrint); and "if
+        # PrintStatus is set to NeedToPrint, the system sets PaymentRefNum to 'To Print'" (the
+        # RefundReceipt reference).
         account = tx.get("Account", props["DepositToAccountRef"]["value"]) or {}
-        if "PaymentRefNum" not in props and account.get("AccountType") == "Bank":
-            out["PrintStatus"] = props.get("PrintStatus", "NeedToPrint")
+        if (
+            not {"PrintStatus", "PaymentRefNum"} & set(props)
+            and account.get("AccountType") == "Bank"
+        ):
+            out["PrintStatus"] = "NeedToPrint"
+        if out["PrintStatus"] == "NeedToPrint":
             out["PaymentRefNum"] = "To Print"
         if "EmailStatus" not in props:
             del out["EmailStatus"]  # not a RefundReceipt property (its reference and samples)

@@ -276,6 +276,15 @@ async def test_the_refund_receipt_sample_is_accepted_and_answered_in_its_shape(
         "RefundReceipt",
     )
     assert paid["PaymentMethodRef"]["name"] == "Check" and paid["PaymentRefNum"] == "10264"
+    assert paid["PrintStatus"] == "NotSet"
+    to_print = body_of(
+        await post(
+            client,
+            f"{base}/refundreceipt",
+            {**request, "PrintStatus": "NeedToPrint", "PaymentRefNum": "77"},
+        )
+    )["RefundReceipt"]
+    assert to_print["PaymentRefNum"] == "To Print"  # NeedToPrint decides (the reference)
     found = body_of(
         await client.get(
             f"{base}/query",
