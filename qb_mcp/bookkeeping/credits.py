@@ -58,20 +58,23 @@ REFUND_MARKER = "[qb-mcp:refund:"
 class _CustomerLines(InputModel):
     """Who, what and when: what a credit memo and a refund share."""
 
-    customer_id: IdIn | None = Field(default=None, description="Customer Id (from find_customer)")
+    customer_id: IdIn | None = Field(default=None, description="from find_customer")
     customer_name: Line1 | None = Field(
-        default=None, min_length=1, max_length=500, description="display name, if no customer_id"
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="exact display name, if no customer_id",
     )
     lines: list[EstimateLineInput] = Field(
         min_length=1,
         max_length=MAX_LINES,
-        description="what is credited or refunded, as create_estimate's lines",
+        description="what is given back",
     )
-    txn_date: DateIn | None = Field(default=None, description="default today")
+    txn_date: DateIn | None = Field(default=None, description="default: today (US Pacific)")
     memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
     doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
     idempotency_key: IdempotencyKeyIn | None = Field(
-        default=None, description="Optional; distinct keys for two genuinely identical ones"
+        default=None, description="distinct keys make identical calls separate records"
     )
 
     @model_validator(mode="after")
@@ -87,11 +90,9 @@ class CreateCreditMemoInput(_CustomerLines):
 class RefundInput(_CustomerLines):
     """Money paid back to a customer."""
 
-    from_account: Line1 = Field(
-        min_length=1, max_length=100, description="bank account name or id the money left"
-    )
+    from_account: Line1 = Field(min_length=1, max_length=100, description="bank account name or id")
     method: Line1 | None = Field(default=None, max_length=31, description="e.g. Cash, Check, Visa")
-    reference: Line1 | None = Field(default=None, max_length=21, description="check number etc.")
+    reference: Line1 | None = Field(default=None, max_length=21, description="check number")
 
 
 class CreditMemoView(BaseModel):

@@ -39,7 +39,7 @@ class GetInvoicePdfInput(InputModel):
     """Which invoice to print."""
 
     id: IdIn | None = Field(default=None, description="invoice Id")
-    doc_number: DocNumberIn | None = Field(default=None, description="invoice number, if no id")
+    doc_number: DocNumberIn | None = Field(default=None, description="if no id")
 
     @model_validator(mode="after")
     def _one(self) -> GetInvoicePdfInput:
@@ -55,7 +55,7 @@ class InvoicePdf(BaseModel):
     customer_name: str | None = None
     total: Decimal
     balance: Decimal
-    uri: str = Field(description="the PDF, also readable as this resource")
+    uri: str
     mime_type: str = PDF_TYPE
     size_bytes: int
     # Sent to an MCP client as an embedded resource, not inside the JSON.
