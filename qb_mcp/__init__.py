@@ -28,6 +28,12 @@ if TYPE_CHECKING:
         VoidResult,
         VoidTransactionInput,
     )
+    from qb_mcp.bookkeeping.credits import (
+        CreateCreditMemoInput,
+        CreditMemoView,
+        RefundInput,
+        RefundView,
+    )
     from qb_mcp.bookkeeping.customers import (
         AddressIn,
         BulkOutcome,
@@ -39,6 +45,10 @@ if TYPE_CHECKING:
         UpsertCustomerResult,
         UpsertCustomersInput,
         UpsertCustomersResult,
+    )
+    from qb_mcp.bookkeeping.documents import (
+        GetInvoicePdfInput,
+        InvoicePdf,
     )
     from qb_mcp.bookkeeping.explain import (
         Explanation,
@@ -154,6 +164,8 @@ _MODULES = (
     "qb_mcp.bookkeeping.corrections",
     "qb_mcp.bookkeeping.items",
     "qb_mcp.bookkeeping.receipts",
+    "qb_mcp.bookkeeping.credits",
+    "qb_mcp.bookkeeping.documents",
     "qb_mcp.bookkeeping.reports",
     "qb_mcp.bookkeeping.sending",
     "qb_mcp.books",
@@ -183,8 +195,10 @@ __all__ = [
     "ConnectionStatusInput",
     "ConvertEstimateInput",
     "ConvertEstimateResult",
+    "CreateCreditMemoInput",
     "CreateEstimateInput",
     "CreateSalesReceiptInput",
+    "CreditMemoView",
     "CustomerContact",
     "CustomerMatchView",
     "CustomerView",
@@ -202,9 +216,11 @@ __all__ = [
     "FindCustomerResult",
     "FindItemsInput",
     "FindItemsResult",
+    "GetInvoicePdfInput",
     "GetTransactionInput",
     "IntuitError",
     "InvalidArgumentError",
+    "InvoicePdf",
     "InvoiceView",
     "ItemView",
     "LineView",
@@ -228,6 +244,8 @@ __all__ = [
     "RecentChangesResult",
     "RecentFault",
     "RecordPaymentInput",
+    "RefundInput",
+    "RefundView",
     "RelatedFault",
     "ReportInput",
     "ReportResult",

@@ -51,6 +51,12 @@ from qb_mcp.bookkeeping.corrections import (
     VoidResult,
     VoidTransactionInput,
 )
+from qb_mcp.bookkeeping.credits import (
+    CreateCreditMemoInput,
+    CreditMemoView,
+    RefundInput,
+    RefundView,
+)
 from qb_mcp.bookkeeping.customers import (
     CustomerContact,
     FindCustomerInput,
@@ -59,6 +65,7 @@ from qb_mcp.bookkeeping.customers import (
     UpsertCustomersInput,
     UpsertCustomersResult,
 )
+from qb_mcp.bookkeeping.documents import GetInvoicePdfInput, InvoicePdf
 from qb_mcp.bookkeeping.items import UpsertItemInput, UpsertItemResult
 from qb_mcp.bookkeeping.payments import PaymentResult, RecordPaymentInput
 from qb_mcp.bookkeeping.reads import (
@@ -191,7 +198,10 @@ class ToolMethods:
     convert_estimate = tool(ConvertEstimateInput, ConvertEstimateResult)
     record_payment = tool(RecordPaymentInput, PaymentResult)
     create_sales_receipt = tool(CreateSalesReceiptInput, SalesReceiptView)
+    create_credit_memo = tool(CreateCreditMemoInput, CreditMemoView)
+    refund = tool(RefundInput, RefundView)
     send_invoice = tool(SendInvoiceInput, SendInvoiceResult)
+    get_invoice_pdf = tool(GetInvoicePdfInput, InvoicePdf)
     void_transaction = tool(VoidTransactionInput, VoidResult)
     delete_transaction = tool(DeleteTransactionInput, DeleteResult)
     upsert_item = tool(UpsertItemInput, UpsertItemResult)

@@ -114,6 +114,20 @@ async def walkthrough(settings: Settings, out: TextIO) -> None:
         )
         if twice["invoice"]["id"] != invoice["invoice"]["id"]:
             raise DemoError("converting twice made a second invoice")
+        sent = await call(
+            "E-mail the invoice to the customer",
+            "send_invoice",
+            {"id": invoice["invoice"]["id"]},
+        )
+        if sent["email_status"] != "EmailSent":
+            raise DemoError("the invoice was not sent")
+        printed = await call(
+            "The same invoice as a PDF (an embedded resource)",
+            "get_invoice_pdf",
+            {"id": invoice["invoice"]["id"]},
+        )
+        if printed["size_bytes"] <= 0:
+            raise DemoError("the invoice PDF is empty")
         total = invoice["invoice"]["balance"]
         wrong = await call(
             "A slip: the customer's check is recorded as 45.00, not the full amount",

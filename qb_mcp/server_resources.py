@@ -4,8 +4,10 @@ Each company's resources have their own URIs, `qbo://companies/{company}/...` (`
 id, or a company name as the tools' `company` argument takes it):
 - `.../company`: the company, how it is connected, whether QuickBooks answers;
 - `.../events/recent`: changes QuickBooks announced about it;
-- `.../audit/recent`: the writes this server made to it.
-The short URIs `qbo://company`, `qbo://events/recent` and `qbo://audit/recent` are the same for
+- `.../audit/recent`: the writes this server made to it;
+- `.../invoices/{id}/pdf`: an invoice as QuickBooks' PDF.
+The short URIs `qbo://company`, `qbo://events/recent`, `qbo://audit/recent` and
+`qbo://invoices/{id}/pdf` are the same for
 the default company (`qb_mcp.companies`): the only one, or QBO_REALM_ID's; with several and no
 default, reading one answers with the companies to choose from. `qbo://events/{event_id}` is the
 event's own company's. A bearer token limited to some companies reads only theirs.
@@ -149,6 +151,32 @@ def add_resources(server: MCPServer[Any], box: StateBox) -> None:
     )
     async def event(event_id: str) -> str:
         return await read_event(box.get(), event_id)
+
+    pdf_text = "as the PDF QuickBooks prints (what get_invoice_pdf embeds)."
+
+    @server.resource(
+        "qbo://invoices/{id}/pdf",
+        name="invoice_pdf",
+        title="Invoice PDF",
+        description=f"An invoice of the default company {pdf_text}",
+        mime_type="application/pdf",
+    )
+    async def invoice_pdf(id: str) -> bytes:  # the template's variable names the parameter
+        from qb_mcp.tools.documents import read_invoice_pdf
+
+        return await read_invoice_pdf(await box.company(None), id)
+
+    @server.resource(
+        f"{COMPANY_URI}/invoices/{{id}}/pdf",
+        name="invoice_pdf_of",
+        title="Invoice PDF of a company",
+        description=f"An invoice of one company (realm id or name) {pdf_text}",
+        mime_type="application/pdf",
+    )
+    async def invoice_pdf_of(company: str, id: str) -> bytes:
+        from qb_mcp.tools.documents import read_invoice_pdf
+
+        return await read_invoice_pdf(await box.company(company), id)
 
 
 async def company_status_text(state: AppState) -> str:

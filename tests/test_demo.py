@@ -25,6 +25,10 @@ async def test_the_walkthrough_prints_empty_matches_and_two_decimal_money(tmp_pa
     await walkthrough(Settings(home=tmp_path, environment="emulator"), out)
     text = out.getvalue()
     assert '"matches": []' in text  # the first search finds nobody
+    # The breadth the walkthrough shows: a correction, a sent invoice, its PDF, aged receivables.
+    for tool in ("void_transaction", "send_invoice", "get_invoice_pdf", "report"):
+        assert f"-> {tool} " in text, tool
+    assert '"email_status": "EmailSent"' in text
     amounts = [value for _, value in MONEY.findall(text)]
     assert amounts
     assert [a for a in amounts if "." not in a or len(a.split(".")[1]) < 2] == []

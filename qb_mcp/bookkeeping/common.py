@@ -605,17 +605,17 @@ async def find_marked(
     entity: str,
     *,
     customer_id: str,
-    total: Decimal,
+    total: Decimal | None,
     txn_date: date,
     marker: str,
 ) -> dict[str, Any] | None:
-    """The customer's `entity` of that day and total whose PrivateNote holds `marker`, if any."""
+    """The customer's `entity` of that day (and total, where QuickBooks filters on TotalAmt)
+    whose PrivateNote holds `marker`, if any."""
     query = (
-        Query.select(entity)
-        .where("CustomerRef", "=", customer_id)
-        .where("TxnDate", "=", txn_date)
-        .where("TotalAmt", "=", total)
+        Query.select(entity).where("CustomerRef", "=", customer_id).where("TxnDate", "=", txn_date)
     )
+    if total is not None:
+        query = query.where("TotalAmt", "=", total)
     async for row in client.query_all(query):
         note = row.get("PrivateNote")
         if isinstance(note, str) and marker in note:

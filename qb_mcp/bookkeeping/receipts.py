@@ -133,7 +133,7 @@ async def _create(
     lines = await sales_line_bodies(client, params.lines)
     method = await payment_method(client, params.method) if params.method else None
     account = (
-        await _deposit_account(client, params.deposit_account) if params.deposit_account else None
+        await deposit_account(client, params.deposit_account) if params.deposit_account else None
     )
     total = sum((amount_of(line["Amount"]) for line in lines), ZERO)
     marker = _marker(params, customer_id, txn_date, lines, account)
@@ -190,7 +190,9 @@ def receipt_view(
     )
 
 
-async def _deposit_account(client: QBOClient, name_or_id: str) -> dict[str, Any]:
+async def deposit_account(client: QBOClient, name_or_id: str) -> dict[str, Any]:
+    """The Bank or Other Current Asset account named (or with that id); a refusal lists them.
+    Money in (a sale) and money out (a refund) both name one of these."""
     rows: list[dict[str, Any]] = []
     for prop in ("Id", "Name") if name_or_id.isdigit() else ("Name",):
         found = await client.query(Query.select("Account").where(prop, "=", name_or_id))
@@ -217,7 +219,23 @@ def _marker(
     lines: list[dict[str, Any]],
     account: Mapping[str, Any] | None,
 ) -> str:
-    rendered = [
+    return memo_marker(
+        MARKER_PREFIX,
+        (
+            customer_id,
+            txn_date.isoformat(),
+            *marker_lines(lines),
+            (params.method or "").casefold(),
+            params.reference or "",
+            str(account["Id"]) if account else "",
+            params.idempotency_key or "",
+        ),
+    )
+
+
+def marker_lines(lines: list[dict[str, Any]]) -> list[str]:
+    """The sales line bodies as marker parts: item, quantity, price and text of each."""
+    return [
         "|".join(
             (
                 str(line["SalesItemLineDetail"]["ItemRef"]["value"]),
@@ -228,15 +246,3 @@ def _marker(
         )
         for line in lines
     ]
-    return memo_marker(
-        MARKER_PREFIX,
-        (
-            customer_id,
-            txn_date.isoformat(),
-            *rendered,
-            (params.method or "").casefold(),
-            params.reference or "",
-            str(account["Id"]) if account else "",
-            params.idempotency_key or "",
-        ),
-    )

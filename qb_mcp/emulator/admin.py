@@ -30,7 +30,16 @@ if TYPE_CHECKING:
     from qb_mcp.emulator.app import Emulator
 
 MAX_ADMIN_BODY = 64 * 1024
-COUNTED_ENTITIES = ("Customer", "Item", "Estimate", "Invoice", "Payment", "SalesReceipt")
+COUNTED_ENTITIES = (
+    "Customer",
+    "Item",
+    "Estimate",
+    "Invoice",
+    "Payment",
+    "SalesReceipt",
+    "CreditMemo",
+    "RefundReceipt",
+)
 MAX_REALM_ID_LENGTH = 32
 
 

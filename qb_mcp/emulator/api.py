@@ -10,7 +10,8 @@ body -> requestid replay -> backend -> remember -> answer (or drop).
 
 Choices where Intuit's documents are silent (also listed in docs/emulator.md):
 - The answer is JSON whatever the `Accept` header says (real QBO answers XML without
-  `Accept: application/json`); only the throttle fault is XML, as in real QBO.
+  `Accept: application/json`); only the throttle fault is XML, as in real QBO, and
+  `GET {entity}/{id}/pdf` answers `application/pdf` (documents.py).
 - `minorversion` is not checked: any value, a missing one or garbage is served as 75.
 - An unknown realm answers 403, code 3100 `ApplicationAuthorizationFailed` in the gateway's
   lower-case shape: what QBO sends when a token has no access to the company.
@@ -67,7 +68,7 @@ SERVICE_UNAVAILABLE_HTML = (
     b"</body>\r\n</html>\r\n"
 )
 
-Kind = Literal["read", "write", "query", "batch", "cdc", "companyinfo", "report", "send"]
+Kind = Literal["read", "write", "query", "batch", "cdc", "companyinfo", "report", "send", "pdf"]
 
 
 class DroppedConnection(httpx2.ReadError):
@@ -141,6 +142,8 @@ def resolve(request: _Request) -> Route:
             return Route(realm_id, "write", parts[1])
     elif len(rest) == 2 and rest[1].lower() == "send" and method == "POST":
         return Route(realm_id, "send", parts[1], rest[0])
+    elif len(rest) == 2 and rest[1].lower() == "pdf" and method == "GET":
+        return Route(realm_id, "pdf", parts[1], rest[0])
     elif len(rest) == 1 and method == "GET":
         if name == "reports":
             return Route(realm_id, "report", rest[0])
@@ -255,6 +258,13 @@ class ApiHandler:
     def _run(self, route: Route, request: _Request, body: bytes) -> Answer:
         """Call the backend; a `QBOFault` becomes the rendered fault answer (never remembered)."""
         now = self._now()
+        if route.kind == "pdf":
+            # The one answer that is not JSON (faults still are, as QuickBooks sends them).
+            try:
+                document = self.emulator.backend.pdf(route.realm_id, route.entity, route.entity_id)
+            except QBOFault as fault:
+                return Answer(*render(fault, now))
+            return Answer(200, "application/pdf", document)
         try:
             result = self._dispatch(route, request, body)
         except QBOFault as fault:

@@ -3,7 +3,7 @@
 Entry points take untrusted input and raise nothing but `QBOFault`. Each write runs in a `Tx`
 (see realms.py) and is committed only once it fully succeeded, then announced to the listeners.
 Entity rules live in names.py (Customer, Item, CompanyInfo) and sales.py (Estimate, Invoice,
-SalesReceipt, Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
+SalesReceipt, CreditMemo, RefundReceipt, Payment); request-body reading in fields.py and values.py; batch and CDC in batch.py.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ ENTITIES = {
         "Invoice",
         "Payment",
         "SalesReceipt",
+        "CreditMemo",
+        "RefundReceipt",
         "Term",
         "PaymentMethod",
         "Account",
@@ -47,9 +49,13 @@ _FIELDS: dict[str, tuple[dict[str, f.Parser], frozenset[str]]] = {
     "Invoice": (f.INVOICE, f.INVOICE_READ_ONLY),
     "Payment": (f.PAYMENT, f.PAYMENT_READ_ONLY),
     "SalesReceipt": (f.SALES_RECEIPT, f.SALES_RECEIPT_READ_ONLY),
+    "CreditMemo": (f.CREDIT_MEMO, f.CREDIT_MEMO_READ_ONLY),
+    "RefundReceipt": (f.REFUND_RECEIPT, f.REFUND_RECEIPT_READ_ONLY),
     **lists.FIELDS,  # Term, PaymentMethod, Account
 }
-_TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
+_TRANSACTIONS = frozenset(
+    {"Estimate", "Invoice", "Payment", "SalesReceipt", "CreditMemo", "RefundReceipt"}
+)
 # QuickBooks has two void forms (Intuit's API reference, entity pages "Void a ..."): an Invoice is
 # voided with `?operation=void`; a Payment or SalesReceipt (and BillPayment, not emulated) with a
 # sparse update `?operation=update&include=void` (batch: operation "update", optionsData "void").
@@ -184,6 +190,17 @@ class Backend:
         tx.commit()
         self._announce(realm.realm_id, tx)
         return {name: clone(invoice)}
+
+    def pdf(self, realm_id: str, entity: str, entity_id: str) -> bytes:
+        """`GET {entity}/{id}/pdf`: a sales form as a PDF (documents.py); 610 when absent."""
+        from qb_mcp.emulator import documents
+
+        name = canonical(entity)
+        if name not in documents.TITLES:
+            raise unsupported_operation(f"Operation pdf is not supported for {name}.")
+        found = self.read(realm_id, name, entity_id)[name]
+        company = self.company_info(realm_id)["CompanyInfo"]
+        return documents.render(name, found, company, self._clock())
 
     def batch(self, realm_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run up to 30 independent operations and queries; per-item faults."""

@@ -125,6 +125,15 @@ def day(value: Any, element: str) -> str | None:
     return v.day(value, element)
 
 
+def blank_or_boolean(value: Any, element: str) -> bool | None:
+    """A boolean where "" is the property not sent: python-quickbooks' `CreditMemo()` sends
+    `ApplyTaxAfterDiscount: ""`, and its own integration test saves that body in a real sandbox
+    company (ej2/python-quickbooks tests/integration/test_creditmemo.py)."""
+    if value == "":
+        return None
+    return v.boolean(value, element)
+
+
 # Ignored when sent: computed by QuickBooks or this emulator.
 COMMON_READ_ONLY = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse", "status", "time"})
 
@@ -324,6 +333,37 @@ SALES_RECEIPT_READ_ONLY = COMMON_READ_ONLY | {
     "LinkedTxn",
     "Line",
 }
+
+# A credit given to a customer (Intuit's CreditMemo reference): the sales properties, no due date;
+# PaymentMethodRef is read-only there, InvoiceRef names the invoice it was issued for.
+CREDIT_MEMO: dict[str, Parser] = {
+    **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
+    "InvoiceRef": ref,
+    "ApplyTaxAfterDiscount": blank_or_boolean,
+}
+CREDIT_MEMO_READ_ONLY = COMMON_READ_ONLY | {
+    "TotalAmt",
+    "HomeTotalAmt",
+    "Balance",
+    "HomeBalance",
+    "RemainingCredit",
+    "LinkedTxn",
+    "Line",
+    "PaymentMethodRef",
+}
+
+# Money paid back to a customer (Intuit's RefundReceipt reference): lines as a sale's, and the
+# account the money left (DepositToAccountRef, required) and how (PaymentMethodRef).
+REFUND_RECEIPT: dict[str, Parser] = {
+    **{k: p for k, p in _SALES_COMMON.items() if k != "DueDate"},
+    "PaymentMethodRef": ref,
+    "PaymentRefNum": string(100),
+    "PaymentType": enum("Cash", "Check", "CreditCard", "Other"),
+    "DepositToAccountRef": ref,
+    "CheckPayment": plain_object,
+    "CreditCardPayment": plain_object,
+}
+REFUND_RECEIPT_READ_ONLY = SALES_RECEIPT_READ_ONLY
 
 PAYMENT: dict[str, Parser] = {
     "CustomerRef": ref,

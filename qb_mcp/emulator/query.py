@@ -230,6 +230,46 @@ _ENTITIES: dict[str, _Entity] = {
             HomeTotalAmt FreeFormAddress ProjectRef SalesTermRef domain sparse""",
         ),
         _entity(
+            "CreditMemo",
+            # Intuit's CreditMemo reference marks these filterable (not TotalAmt).
+            """
+            Id id fs
+            CustomerRef ref f
+            ProjectRef ref f
+            SalesTermRef ref f
+            DocNumber string fs
+            TxnDate date fs
+            Balance money fs
+            """
+            + _META,
+            """SyncToken Line CurrencyRef GlobalTaxCalculation BillEmail ClassRef PrintStatus
+            CustomField TotalAmt InvoiceRef TransactionLocationType ApplyTaxAfterDiscount
+            PrivateNote CustomerMemo TxnTaxDetail PaymentMethodRef ExchangeRate ShipAddr
+            DepartmentRef EmailStatus BillAddr HomeBalance RemainingCredit RecurDataRef
+            TaxExemptionRef HomeTotalAmt LinkedTxn DeliveryInfo ShipFromAddr MetaData domain
+            sparse""",
+        ),
+        _entity(
+            "RefundReceipt",
+            # Intuit's RefundReceipt reference marks these filterable (not TotalAmt).
+            """
+            Id id fs
+            CustomerRef ref f
+            ProjectRef ref f
+            DocNumber string fs
+            TxnDate date fs
+            Balance money fs
+            PaymentType string fs
+            """
+            + _META,
+            """SyncToken Line DepositToAccountRef CurrencyRef PaymentRefNum GlobalTaxCalculation
+            BillEmail CustomField ClassRef PrintStatus CheckPayment TxnSource
+            TransactionLocationType PrivateNote CustomerMemo CreditCardPayment TxnTaxDetail
+            PaymentMethodRef ExchangeRate ShipAddr DepartmentRef BillAddr ApplyTaxAfterDiscount
+            HomeBalance RecurDataRef TotalAmt TaxExemptionRef HomeTotalAmt LinkedTxn
+            EmailStatus DeliveryInfo ShipFromAddr MetaData domain sparse""",
+        ),
+        _entity(
             "Term",
             """
             Id id fs
@@ -291,9 +331,9 @@ SORTABLE: dict[str, frozenset[str]] = {
 # Entities QBO answers queries for that the emulator does not hold (Intuit's all-entities list).
 _OTHER_QBO_ENTITIES = (
     "Attachable Bill BillPayment Budget Class CompanyCurrency CreditCardPayment "
-    "CreditMemo CustomerType Department Deposit Employee Entitlements ExchangeRate "
+    "CustomerType Department Deposit Employee Entitlements ExchangeRate "
     "InventoryAdjustment JournalCode JournalEntry Preferences Purchase "
-    "PurchaseOrder RecurringTransaction RefundReceipt ReimburseCharge TaxAgency "
+    "PurchaseOrder RecurringTransaction ReimburseCharge TaxAgency "
     "TaxClassification TaxCode TaxPayment TaxRate TimeActivity Transfer Vendor VendorCredit"
 )
 _NOT_EMULATED = {n.lower(): n for n in _OTHER_QBO_ENTITIES.split()}

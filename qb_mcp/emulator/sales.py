@@ -204,11 +204,17 @@ def _estimate_links(raw: Any) -> list[str]:
 def sales(
     tx: Tx, entity: str, props: dict[str, Any], body: Mapping[str, Any], old: Obj | None
 ) -> Obj:
-    """The stored Estimate, Invoice or SalesReceipt for cleaned `props` and the body's lines."""
-    if "CustomerRef" not in props:
+    """The stored Estimate, Invoice, SalesReceipt, CreditMemo or RefundReceipt for cleaned
+    `props` and the body's lines."""
+    customer: Obj = {}
+    if "CustomerRef" in props:
+        customer = active_customer(tx, props["CustomerRef"])
+        props["CustomerRef"]["name"] = customer["DisplayName"]
+    elif entity != "RefundReceipt":  # the RefundReceipt reference marks CustomerRef optional
         raise v.required("CustomerRef")
-    customer = active_customer(tx, props["CustomerRef"])
-    props["CustomerRef"]["name"] = customer["DisplayName"]
+    if entity == "RefundReceipt" and "DepositToAccountRef" not in props:
+        # "A RefundReceipt object must have a DepositToAccountRef" (RefundReceipt reference).
+        raise v.required("DepositToAccountRef")
     if body.get("Line") is not None:
         lines = _lines(tx, body["Line"])
     elif old is not None and body.get("sparse") is True:
@@ -278,6 +284,32 @@ def sales(
         out.setdefault("TxnStatus", "Pending")
         out["LinkedTxn"] = list(old["LinkedTxn"]) if old else []
         return out
+    if entity == "CreditMemo":
+        # A credit the customer can use later: Balance and RemainingCredit start at TotalAmt
+        # (creditmemo-create-response.json) and lower the customer's Balance (refresh). Applying
+        # it to an invoice (a Payment line linking the CreditMemo) is not emulated.
+        out["Balance"] = out["RemainingCredit"] = total
+        out["LinkedTxn"] = []
+        return out
+    if entity == "RefundReceipt":
+        # Money paid back at once: nothing stays open (refundreceipt-read-response.json). From a
+        # bank account with neither a print status nor a reference number, QuickBooks makes it
+        # a check to print (refundreceipt-create-response.json: NeedToPrint); and "if
+        # PrintStatus is set to NeedToPrint, the system sets PaymentRefNum to 'To Print'" (the
+        # RefundReceipt reference).
+        account = tx.get("Account", props["DepositToAccountRef"]["value"]) or {}
+        if (
+            not {"PrintStatus", "PaymentRefNum"} & set(props)
+            and account.get("AccountType") == "Bank"
+        ):
+            out["PrintStatus"] = "NeedToPrint"
+        if out["PrintStatus"] == "NeedToPrint":
+            out["PaymentRefNum"] = "To Print"
+        if "EmailStatus" not in props:
+            del out["EmailStatus"]  # not a RefundReceipt property (its reference and samples)
+        out["Balance"] = ZERO
+        out["LinkedTxn"] = []
+        return out
     if entity == "SalesReceipt":
         # Paid in full when made: nothing is owed and nothing links to it (SalesReceipt reference).
         # The money goes to Undeposited Funds unless a deposit account is named, as a payment's.
@@ -346,6 +378,8 @@ _DOC_INDEX = {
     "Estimate": "estimate_doc",
     "Invoice": "invoice_doc",
     "SalesReceipt": "sales_receipt_doc",
+    "CreditMemo": "credit_memo_doc",
+    "RefundReceipt": "refund_receipt_doc",
 }
 
 
@@ -525,7 +559,13 @@ def refresh(
         customer = tx.get("Customer", customer_id)
         if customer is None:
             continue
-        balance = sum((inv["Balance"] for inv in tx.find("invoice_customer", customer_id)), ZERO)
+        # What the customer owes, less the credit they hold (CreditMemo reference: a credit
+        # memo's RemainingCredit is theirs to use): it goes below zero when credit exceeds debt.
+        balance = sum(
+            (inv["Balance"] for inv in tx.find("invoice_customer", customer_id)), ZERO
+        ) - sum(
+            (memo["RemainingCredit"] for memo in tx.find("credit_memo_customer", customer_id)), ZERO
+        )
         if balance != customer["Balance"]:
             mine = tx.for_update("Customer", customer_id)
             assert mine is not None

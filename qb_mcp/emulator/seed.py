@@ -402,6 +402,37 @@ def _demo(backend: Backend, realm: Realm) -> None:
             "Line": [line("Hours", "2", "75", "150.00", "Office plant care")],
         },
     )
+    # Cool Cars paid by card at the counter; the money waits in Undeposited Funds.
+    backend.seed_write(
+        realm,
+        "SalesReceipt",
+        {
+            "CustomerRef": customer("Cool Cars"),
+            "TxnDate": day(-2),
+            "PaymentMethodRef": {"value": methods["Visa"]},
+            "Line": [line("Landscaping", "1", "35", "35.00", "Hedge trim")],
+        },
+    )
+    # Credit the customers keep for later invoices: each lowers that customer's Balance.
+    backend.seed_write(
+        realm,
+        "CreditMemo",
+        {
+            "CustomerRef": customer("Amy's Bird Sanctuary"),
+            "TxnDate": day(-2),
+            "CustomerMemo": {"value": "Goodwill credit for the late visit"},
+            "Line": [line("Services", "1", "50", "50.00", "Late visit credit")],
+        },
+    )
+    backend.seed_write(
+        realm,
+        "CreditMemo",
+        {
+            "CustomerRef": customer("Søren Kierkegaard"),
+            "TxnDate": day(-6),
+            "Line": [line("Design", "0.5", "75", "37.50", "Design hours not used")],
+        },
+    )
 
 
 def backend_now(backend: Backend) -> float:

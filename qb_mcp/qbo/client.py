@@ -90,7 +90,9 @@ STALE_RETRIES = 3  # re-applies after 5010 before giving up (a very busy object)
 
 # Name lists cannot be deleted, only made inactive; transactions are deleted or voided.
 NAME_LISTS = frozenset({"Customer", "Item"})
-TRANSACTIONS = frozenset({"Estimate", "Invoice", "Payment", "SalesReceipt"})
+TRANSACTIONS = frozenset(
+    {"Estimate", "Invoice", "Payment", "SalesReceipt", "CreditMemo", "RefundReceipt"}
+)
 VOIDABLE = frozenset({"Invoice", "Payment", "SalesReceipt"})
 WRITABLE = NAME_LISTS | TRANSACTIONS
 # Money fields checked (and turned into Decimal) before sending: cents only, never negative.
@@ -104,6 +106,9 @@ _REPORT = re.compile(r"^[A-Za-z]{1,60}$")
 WriteOp = Literal["create", "update", "delete", "void", "batch", "send"]
 # Transactions QuickBooks e-mails with `POST {entity}/{id}/send` (the emulator sends invoices).
 SENDABLE = frozenset({"Invoice", "Estimate", "SalesReceipt"})
+# Sales forms QuickBooks prints with `GET {entity}/{id}/pdf` (each entity's reference).
+PRINTABLE = frozenset({"Invoice", "Estimate", "SalesReceipt", "CreditMemo", "RefundReceipt"})
+PDF_TYPE = "application/pdf"
 
 
 class QBOClient:
@@ -237,6 +242,23 @@ class QBOClient:
         if not isinstance(name, str) or not _REPORT.match(name):
             raise InvalidArgumentError(f"report name {name!r} is not a QuickBooks report name")
         return await self._json("GET", f"reports/{name}", params=dict(params or {}))
+
+    async def pdf(self, entity: str, entity_id: str) -> bytes:
+        """A sales form as QuickBooks prints it: `GET {entity}/{id}/pdf`, `Accept:
+        application/pdf` (Intuit's Invoice reference, "Get an invoice as PDF"). The bytes come
+        through the same pipeline as JSON (limiter, retries, fault mapping)."""
+        name = canonical_entity(entity)
+        if name not in PRINTABLE:
+            raise InvalidArgumentError(f"{name} has no PDF; pdf works on {sorted(PRINTABLE)}")
+        _check_id(entity_id)
+        raw, tid = await self._send("GET", f"{name.lower()}/{entity_id}/pdf", accept=PDF_TYPE)
+        if not raw.startswith(b"%PDF-"):
+            raise ServerError(
+                "QuickBooks answered the PDF request with something that is not a PDF",
+                status_code=200,
+                intuit_tid=tid,
+            )
+        return raw
 
     async def cdc(
         self, entities: Sequence[str], changed_since: datetime
@@ -633,6 +655,7 @@ class QBOClient:
         content: bytes | None = None,
         batch: bool = False,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> tuple[bytes, str | None]:
         """One request through the whole pipeline; returns (body, intuit_tid) of a 2xx answer."""
         url = f"/v3/company/{self.realm_id}/{path}"
@@ -651,7 +674,7 @@ class QBOClient:
                 # a token's remaining life, and a stale one would cost a 401 and a refresh.
                 if token is None:
                     token = await self._tokens.access_token(self.realm_id)
-                headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+                headers = {"Authorization": f"Bearer {token}", "Accept": accept}
                 if content is not None:
                     headers["Content-Type"] = content_type
                 try:

@@ -308,6 +308,28 @@ class SalesReceipt(_SalesTransaction):
     deposit_to_account_ref: Ref | None = None
 
 
+class CreditMemo(_SalesTransaction):
+    """A credit to a customer: RemainingCredit is what is left to use against invoices."""
+
+    entity_name: ClassVar[str] = "CreditMemo"
+
+    balance: Amount | None = None
+    remaining_credit: Amount | None = None
+    invoice_ref: Ref | None = None
+
+
+class RefundReceipt(_SalesTransaction):
+    """Money paid back to a customer, from DepositToAccountRef."""
+
+    entity_name: ClassVar[str] = "RefundReceipt"
+
+    balance: Amount | None = None
+    payment_method_ref: Ref | None = None
+    payment_ref_num: str | None = None
+    payment_type: str | None = None
+    deposit_to_account_ref: Ref | None = None
+
+
 class Term(QBOEntity):
     """Payment terms (Net 30, Due on receipt): how many days until an invoice is due."""
 
@@ -352,6 +374,8 @@ _ENTITIES: tuple[type[QBOEntity], ...] = (
     Invoice,
     Payment,
     SalesReceipt,
+    CreditMemo,
+    RefundReceipt,
     Term,
     PaymentMethod,
     Account,

@@ -62,6 +62,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
     CallToolResult,
+    ContentBlock,
     InputRequiredResult,
     TextContent,
     ToolAnnotations,
@@ -219,6 +220,8 @@ _PATH_ENTITIES = {
     "invoice": "Invoice",
     "payment": "Payment",
     "salesreceipt": "SalesReceipt",
+    "creditmemo": "CreditMemo",
+    "refundreceipt": "RefundReceipt",
     "item": "Item",
     "batch": "Batch",
 }
@@ -292,6 +295,8 @@ class ToolSpec:
     open_world: bool
     # For the audit log: the ids the result names, by entity ("Invoice" -> "130").
     audit_ids: Callable[[Any], Mapping[str, str | None]] | None = None
+    # Content blocks sent after the result's JSON text (a document as an embedded resource).
+    content: Callable[[Any], list[ContentBlock]] | None = None
 
     @property
     def per_company(self) -> bool:
@@ -629,9 +634,10 @@ def _entry_point(
             return result
         structured = result.model_dump(mode="json")
         text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)], structured_content=structured
-        )
+        blocks: list[ContentBlock] = [TextContent(type="text", text=text)]
+        if spec.content is not None:
+            blocks += spec.content(result)
+        return CallToolResult(content=blocks, structured_content=structured)
 
     call.__name__ = spec.name
     call.__qualname__ = spec.name

@@ -323,3 +323,15 @@ async def test_identical_writes_from_two_books_at_once_write_once(
         found = await one.find_customer(name="Twice Ltd")
     assert sorted(outcomes) == ["created", "unchanged", "unchanged", "unchanged"]
     assert len(found.matches) == 1
+
+
+async def test_the_invoice_pdf_comes_back_as_bytes_and_the_credit_once(books: Books) -> None:
+    invoices = await books.list_open_invoices({})
+    invoice = invoices.invoices[0]
+    printed = await books.get_invoice_pdf({"id": invoice.id})
+    assert printed.pdf.startswith(b"%PDF-") and printed.size_bytes == len(printed.pdf)
+    assert "pdf" not in printed.model_dump()  # MCP clients get the bytes as a resource
+    credit = {"customer_id": invoice.customer_id, "lines": [{"item_id": "1", "unit_price": "5"}]}
+    first = await books.create_credit_memo(credit)
+    again = await books.create_credit_memo(credit)
+    assert (first.id, first.already_recorded, again.already_recorded) == (again.id, False, True)

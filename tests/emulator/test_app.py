@@ -93,7 +93,8 @@ async def test_reads_writes_queries_and_cdc_are_routed(
         ("POST", "/v3/company/{realm}/customer/1"),
         ("GET", "/v3/company/{realm}/batch"),
         ("POST", "/v3/company/{realm}/cdc"),
-        ("GET", "/v3/company/{realm}/invoice/1/pdf"),
+        ("POST", "/v3/company/{realm}/invoice/1/pdf"),  # a PDF is only read
+        ("GET", "/v3/company/{realm}/invoice/1/print"),
     ],
 )
 async def test_unknown_paths_and_methods_get_fault_500(

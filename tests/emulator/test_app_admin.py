@@ -36,6 +36,7 @@ async def test_state_summarises_realms_and_counts(
     old = next(r for r in before["realms"] if r["realmId"] == realm_id)
     assert realm["counts"]["Customer"] == old["counts"]["Customer"] + 1
     assert old["counts"]["Item"] >= 1
+    assert old["counts"]["CreditMemo"] == 2 and old["counts"]["RefundReceipt"] == 0  # the seed
     assert after["webhooks"] == {"configured": False, "deliveries": 0}
     assert after["limits"]["requestsPerWindow"] == 500
 

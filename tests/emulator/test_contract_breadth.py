@@ -211,3 +211,98 @@ async def test_an_unknown_report_or_a_bad_date_is_a_fault(
     bad_date = await client.get(f"{base}/reports/AgedReceivables", params={"report_date": "soon"})
     assert unknown.status_code == 400 and body_of_fault_code(unknown) == "500"
     assert bad_date.status_code == 400 and "report_date" in bad_date.text
+
+
+async def test_the_credit_memo_sample_is_accepted_and_answered_in_its_shape(
+    client: httpx2.AsyncClient, base: str, samples_dir: Path
+) -> None:
+    customer = await first_id(client, base, "Customer", "where DisplayName = 'Cool Cars'")
+    item = await first_id(client, base, "Item")
+    request = load(SAMPLES, "creditmemo-create-request.json")
+    request["CustomerRef"] = {"value": customer}
+    request["Line"][0]["SalesItemLineDetail"]["ItemRef"] = {"value": item}
+    before = body_of(await client.get(f"{base}/customer/{customer}"))["Customer"]["Balance"]
+    made = assert_answer(body_of(await post(client, f"{base}/creditmemo", request)), "CreditMemo")
+    profile = entity_profile(SAMPLES, "CreditMemo")
+    profile.keys[""] |= {"BillEmail", "LinkedTxn"}  # in the reference, empty in the sample
+    profile.keys[".BillAddr"] |= address_keys(samples_dir)
+    profile.keys[".ShipAddr"] |= address_keys(samples_dir)
+    for key in address_keys(samples_dir):
+        profile.kinds.setdefault(f".BillAddr.{key}", {"string"})
+    assert_shape(profile, {k: v for k, v in made.items() if k != "BillEmail"})
+    assert made["TotalAmt"] == made["Balance"] == made["RemainingCredit"] == 50
+    after = body_of(await client.get(f"{base}/customer/{customer}"))["Customer"]["Balance"]
+    assert Decimal(str(after)) == Decimal(str(before)) - 50  # the credit is the customer's
+    deleted = await post(
+        client, f"{base}/creditmemo?operation=delete", {"Id": made["Id"], "SyncToken": "0"}
+    )
+    assert body_of(deleted)["CreditMemo"]["status"] == "Deleted"
+    back = body_of(await client.get(f"{base}/customer/{customer}"))["Customer"]["Balance"]
+    assert Decimal(str(back)) == Decimal(str(before))
+
+
+async def test_the_refund_receipt_sample_is_accepted_and_answered_in_its_shape(
+    client: httpx2.AsyncClient, base: str, samples_dir: Path
+) -> None:
+    bank = await first_id(client, base, "Account", "where Name = 'Checking'")
+    item = await first_id(client, base, "Item")
+    request = load(SAMPLES, "refundreceipt-create-request.json")
+    request["DepositToAccountRef"] = {"value": bank}
+    request["Line"][0]["SalesItemLineDetail"]["ItemRef"] = {"value": item}
+    made = assert_answer(
+        body_of(await post(client, f"{base}/refundreceipt", request)), "RefundReceipt"
+    )
+    profile = entity_profile(SAMPLES, "RefundReceipt")
+    profile.keys[""] |= {"LinkedTxn"}  # the reference's, empty in the samples
+    assert_shape(profile, made)
+    # From a bank account with no reference: a check to print, as the reference's answer shows.
+    assert (made["PrintStatus"], made["PaymentRefNum"]) == ("NeedToPrint", "To Print")
+    assert made["Balance"] == 0 and made["TotalAmt"] == 420
+    customer = await first_id(client, base, "Customer")
+    check = await first_id(client, base, "PaymentMethod", "where Name = 'Check'")
+    paid = assert_answer(
+        body_of(
+            await post(
+                client,
+                f"{base}/refundreceipt",
+                {
+                    **request,
+                    "CustomerRef": {"value": customer},
+                    "PaymentMethodRef": {"value": check},
+                    "PaymentRefNum": "10264",
+                },
+            )
+        ),
+        "RefundReceipt",
+    )
+    assert paid["PaymentMethodRef"]["name"] == "Check" and paid["PaymentRefNum"] == "10264"
+    assert paid["PrintStatus"] == "NotSet"
+    to_print = body_of(
+        await post(
+            client,
+            f"{base}/refundreceipt",
+            {**request, "PrintStatus": "NeedToPrint", "PaymentRefNum": "77"},
+        )
+    )["RefundReceipt"]
+    assert to_print["PaymentRefNum"] == "To Print"  # NeedToPrint decides (the reference)
+    found = body_of(
+        await client.get(
+            f"{base}/query",
+            params={"query": f"select * from RefundReceipt where CustomerRef = '{customer}'"},
+        )
+    )
+    assert [r["Id"] for r in found["QueryResponse"]["RefundReceipt"]] == [paid["Id"]]
+
+
+async def test_a_refund_receipt_needs_the_account_the_money_left(
+    client: httpx2.AsyncClient, base: str
+) -> None:
+    request = load(SAMPLES, "refundreceipt-create-request.json")
+    request["Line"][0]["SalesItemLineDetail"]["ItemRef"] = {"value": "1"}
+    del request["DepositToAccountRef"]
+    refused = await post(client, f"{base}/refundreceipt", request)
+    assert refused.status_code == 400 and body_of_fault_code(refused) == "2020"
+    income = await post(
+        client, f"{base}/refundreceipt", {**request, "DepositToAccountRef": {"value": "1"}}
+    )
+    assert income.status_code == 400

@@ -291,6 +291,8 @@ def test_queryable_lists_follow_intuits_reference() -> None:
         "Invoice",
         "Payment",
         "SalesReceipt",
+        "CreditMemo",
+        "RefundReceipt",
         "Term",
         "PaymentMethod",
         "Account",

@@ -203,6 +203,23 @@ def test_void_sales_receipt(qbo: Results) -> None:
     assert got["total_before"] == 45 and got["total"] == 0 and "Voided" in got["note"]
 
 
+def test_credit_memo_lowers_the_customers_balance_and_prints(qbo: Results) -> None:
+    got = ok(qbo, "credit_memo")
+    assert got["total"] == got["remaining"] == 30
+    assert got["customer_balance"] == 70  # the 100 invoice less the credit held
+    assert got["pdf_head"] == "%PDF-"
+
+
+def test_refund_receipt_is_paid_from_a_bank_account(qbo: Results) -> None:
+    got = ok(qbo, "refund_receipt")
+    assert (got["total"], got["balance"], got["reference"]) == (45, 0, "5001")
+
+
+def test_get_invoice_pdf_is_a_real_pdf(qbo: Results) -> None:
+    got = ok(qbo, "invoice_pdf")
+    assert (got["head"], got["tail"]) == ("%PDF-", "%%EOF") and got["size"] > 500
+
+
 def test_void_invoice(qbo: Results) -> None:
     got = ok(qbo, "void_invoice")
     assert got["total"] == 0 and got["balance"] == 0 and "Voided" in got["note"]

@@ -168,6 +168,8 @@ def test_filterable_lists_cover_the_entities_and_known_properties() -> None:
         "Invoice",
         "Payment",
         "SalesReceipt",
+        "CreditMemo",
+        "RefundReceipt",
         "Term",
         "PaymentMethod",
         "Account",

@@ -70,3 +70,23 @@ async def test_identical_sales_receipts_items_and_voids_at_once_write_once(
             assert sorted(v["already_voided"] for v in voided) == [False, True]
     assert _count(emulator, "SalesReceipt") == receipts_before + PAIRS
     assert _count(emulator, "Item", "WHERE Name LIKE 'Pair item%'") == PAIRS
+
+
+async def test_identical_credit_memos_and_refunds_at_once_write_once(tmp_path: Path) -> None:
+    emulator = Emulator(ROOMY)
+    emulator.chaos.set_latency(0.02)
+    memos_before = _count(emulator, "CreditMemo")
+    refunds_before = _count(emulator, "RefundReceipt")
+    settings = Settings(home=tmp_path / "home", environment="emulator")
+    server = build_server(settings, emulator=emulator, limiter=RealmLimiter(LIMITS))
+    async with Client(server) as client:  # type: ignore[arg-type]
+        for n in range(PAIRS):
+            lines = [{"item_name": "Design", "quantity": str(n + 1)}]
+            credit = {"customer_name": "Cool Cars", "lines": lines}
+            first, second = await _twice(client, "create_credit_memo", credit)
+            assert first["id"] == second["id"]
+            refund = {**credit, "from_account": "Checking", "method": "Check"}
+            paid, again = await _twice(client, "refund", refund)
+            assert paid["id"] == again["id"]
+    assert _count(emulator, "CreditMemo") == memos_before + PAIRS
+    assert _count(emulator, "RefundReceipt") == refunds_before + PAIRS

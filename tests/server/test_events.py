@@ -144,9 +144,11 @@ async def test_the_event_template_is_listed(settings: Settings, emulator: Emulat
         templates = (await s.client.list_resource_templates()).resource_templates
     assert {t.uri_template for t in templates} == {
         "qbo://events/{event_id}",
+        "qbo://invoices/{id}/pdf",
         "qbo://companies/{company}/company",
         "qbo://companies/{company}/events/recent",
         "qbo://companies/{company}/audit/recent",
+        "qbo://companies/{company}/invoices/{id}/pdf",
     }
 
 

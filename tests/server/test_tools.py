@@ -34,8 +34,11 @@ TOOLS = {
     "delete_transaction",
     "upsert_item",
     "create_sales_receipt",
+    "create_credit_memo",
+    "refund",
     "report",
     "send_invoice",
+    "get_invoice_pdf",
 }
 WRITE_TOOLS = {
     "upsert_customer",
@@ -47,6 +50,8 @@ WRITE_TOOLS = {
     "delete_transaction",
     "upsert_item",
     "create_sales_receipt",
+    "create_credit_memo",
+    "refund",
     "send_invoice",
 }
 CONTACT = {

@@ -1,6 +1,7 @@
 // node-quickbooks (npm) with tokens from intuit-oauth (npm), as their READMEs pair them: customers,
-// queries, get then save, a stale SyncToken, quote to cash, voids and deletes, batch, CDC,
-// throttling, faults, and the library's own refresh and revoke.
+// queries, get then save, a stale SyncToken, quote to cash, voids and deletes, credit memos,
+// refund receipts and PDFs, batch, CDC, throttling, faults, and the library's own refresh and
+// revoke.
 'use strict';
 
 const QuickBooks = require('node-quickbooks');
@@ -201,6 +202,46 @@ async function main() {
     await must(qbo, 'updateSalesReceipt', { Id, SyncToken, void: true });
     const voided = await must(qbo, 'getSalesReceipt', Id);
     return { total_before: receipt.TotalAmt, total: voided.TotalAmt, note: voided.PrivateNote };
+  });
+
+  await step('credit_memo', async () => {
+    const customer = await newCustomer('Node Credit Memo');
+    await newInvoice(customer, 100);
+    const memo = await must(qbo, 'createCreditMemo', {
+      CustomerRef: { value: customer.Id }, Line: [line(30, 1)],
+    });
+    const read = await must(qbo, 'getCreditMemo', memo.Id);
+    const pdf = Buffer.from(await must(qbo, 'getCreditMemoPdf', memo.Id));
+    return {
+      total: read.TotalAmt,
+      remaining: read.RemainingCredit,
+      customer_balance: (await must(qbo, 'getCustomer', customer.Id)).Balance,
+      pdf_head: pdf.subarray(0, 5).toString('latin1'),
+    };
+  });
+
+  await step('refund_receipt', async () => {
+    const customer = await newCustomer('Node Refund');
+    const banks = await must(qbo, 'findAccounts', { AccountType: 'Bank' });
+    const refund = await must(qbo, 'createRefundReceipt', {
+      CustomerRef: { value: customer.Id },
+      DepositToAccountRef: { value: banks.QueryResponse.Account[0].Id },
+      PaymentRefNum: '5001',
+      Line: [line(45, 1)],
+    });
+    const read = await must(qbo, 'getRefundReceipt', refund.Id);
+    return { total: read.TotalAmt, balance: read.Balance, reference: read.PaymentRefNum };
+  });
+
+  await step('invoice_pdf', async () => {
+    const customer = await newCustomer('Node Invoice Pdf');
+    const invoice = await newInvoice(customer, 125);
+    const pdf = Buffer.from(await must(qbo, 'getInvoicePdf', invoice.Id));
+    return {
+      head: pdf.subarray(0, 5).toString('latin1'),
+      tail: pdf.toString('latin1').trimEnd().slice(-5),
+      size: pdf.length,
+    };
   });
 
   await step('void_invoice', async () => {
