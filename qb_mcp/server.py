@@ -60,7 +60,7 @@ from qb_mcp.server_events import EventFollower, EventPublisher
 from qb_mcp.server_logging import install_logging
 from qb_mcp.server_prompts import add_completions, build_prompts, check_prompt_request
 from qb_mcp.sockets import listen
-from qb_mcp.store import audit, connections, open_database
+from qb_mcp.store import audit, connections, open_store
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.texts import load
 from qb_mcp.tools import all_specs
@@ -305,7 +305,7 @@ async def open_state(
 ) -> AsyncIterator[AppState]:
     """Open the database and choose the company; the client is made on first use (see
     `AppState.qbo`) and closed here, with the emulator's state saved, on exit."""
-    database = await open_database(settings.database_path)
+    database = await open_store(settings)
     try:
         async with anyio.create_task_group() as tasks:
             row = None if emulator is not None else await choose_connection(settings, database)

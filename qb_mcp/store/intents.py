@@ -195,6 +195,8 @@ class FileSections(LocalSections):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(wait_limit=wait_limit)
+        if database.path is None:
+            raise TypeError("FileSections needs a SQLite database (lock files beside it)")
         self.folder = lock_folder(database.path)
         self._ledger = Ledger(database)
         self._sleep = sleep
