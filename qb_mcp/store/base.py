@@ -23,7 +23,7 @@ import contextlib
 import functools
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -80,6 +80,12 @@ class Database(ABC):
     @abstractmethod
     async def schema_version(self) -> int:
         """The newest migration applied."""
+
+    async def watch_events(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever any process sharing the store stores webhook events, until
+        cancelled. PostgreSQL: LISTEN/NOTIFY. SQLite has no such signal: this returns at once
+        and followers poll (one indexed query a second)."""
+        del wake
 
 
 @functools.cache

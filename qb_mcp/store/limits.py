@@ -6,8 +6,12 @@ here, where every process sees them. The limiter (`qb_mcp.qbo.limiter`) owns the
 the in-process budget; this module only answers "may one more request go now, and if not, for
 how long is it worth waiting?", and records the answer, in one short write transaction.
 
-`SlotBook` is the interface (a PostgreSQL backend implements the same two calls, with the
-aggregate below under a per-realm advisory lock); `SharedSlots` is SQLite's.
+`SlotBook` is the interface; `SharedSlots` implements it on either backend. Its take is one
+transaction of the realm's own scope (`qb_mcp.store.base`): on SQLite that is the file's write
+lock, on PostgreSQL an advisory lock per realm, so replicas sharing one database take slots of
+one realm one at a time (the aggregate below then counts every replica's slots) while other
+realms' takes go on beside them. A replica on another host that died is not seen by `pid_alive`;
+its in-flight slots count until their lease runs out (`LEASE_SECONDS`), which is safe: later.
 
 How a slot is kept:
 - taken: a 'request' row (and a 'batch' row for a batch call) *in flight*, leased by its owner
@@ -149,7 +153,7 @@ class SharedSlots:
         self, realm_id: str, budget: Budget, *, batch: bool, now: float
     ) -> Ticket | float:
         windows = (budget.batch_window_seconds, budget.window_seconds)
-        async with self._database.transaction() as tx:
+        async with self._database.transaction(scope=f"limiter:{realm_id}") as tx:
             await tx.execute(_EXPIRE, (realm_id, now))
             await tx.execute(_LAPSED, (*windows, realm_id, now))
             wait = _wait(await _usage(tx, realm_id), budget, batch=batch, now=now)

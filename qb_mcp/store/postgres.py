@@ -22,10 +22,11 @@ the version is kept in `qb_mcp_schema`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -40,6 +41,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 POOL_SIZE = 10
 # Write sections held at once by one replica (each holds one connection for its length).
 SESSION_POOL_SIZE = 32
+EVENTS_CHANNEL = "qb_mcp_events"  # notified by the trigger of migrations/postgresql/0004
 _MIGRATE_SCOPE = "qb-mcp:migrations"
 
 
@@ -163,6 +165,30 @@ class PostgresDatabase(Database):
         their own ledger writes need."""
         async with self._sessions.connection() as connection:
             yield connection
+
+    async def watch_events(self, wake: Callable[[], None]) -> None:
+        """LISTEN on a connection of its own (the trigger of migration 0004 notifies). A lost
+        connection is made again, and `wake` called then too: notifications sent meanwhile
+        were lost, and the follower's read by seq finds their events."""
+        psycopg, _ = _driver()
+        delay = 0.5
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                )
+                try:
+                    await connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    wake()
+                    delay = 0.5
+                    async for _ in connection.notifies():
+                        wake()
+                finally:
+                    await connection.close()
+            except psycopg.Error as exc:
+                log.warning("event notifications from PostgreSQL lost (%s); reconnecting", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def schema_version(self) -> int:
         row = await self.fetchone("SELECT COALESCE(MAX(version), 0) FROM qb_mcp_schema")

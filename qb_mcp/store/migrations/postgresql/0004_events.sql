@@ -27,6 +27,12 @@ CREATE UNIQUE INDEX webhook_events_version
     ON webhook_events (realm_id, entity, entity_id, version_second, operation);
 CREATE INDEX webhook_events_work ON webhook_events (status, next_attempt_at, seq);
 CREATE INDEX webhook_events_occurred ON webhook_events (occurred_at);
+-- Every statement that stores events tells the replicas' followers (LISTEN qb_mcp_events;
+-- qb_mcp.store.postgres): whichever replica received a webhook, every replica's subscribers
+-- hear of it at once. No payload: a follower reads what is new by seq.
+CREATE FUNCTION qb_mcp_events_stored() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('qb_mcp_events', ''); RETURN NULL; END $$;
+CREATE TRIGGER webhook_events_stored AFTER INSERT ON webhook_events
+    FOR EACH STATEMENT EXECUTE FUNCTION qb_mcp_events_stored();
 CREATE TABLE webhook_catchup (
     realm_id TEXT PRIMARY KEY,
     checked_through DOUBLE PRECISION NOT NULL,
