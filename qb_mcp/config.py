@@ -198,8 +198,16 @@ class Settings:
                 f"QBO_EVENTS_FORWARD_SECRET must be at least {MIN_FORWARD_SECRET} characters"
             )
         database_url = get("QBO_DATABASE_URL")
+        token_keys = parse_token_keys(get("QBO_TOKEN_KEYS"))
         if database_url is not None:
             check_database_url(database_url)
+            if not token_keys:
+                # Without it each machine would make its own key file in its QBO_HOME, and a
+                # replica could not read the tokens another one stored.
+                raise ConfigError(
+                    "QBO_DATABASE_URL needs QBO_TOKEN_KEYS: every replica must decrypt the "
+                    "tokens the others store, so give them all the same key(s)"
+                )
         log_level = (get("QBO_LOG_LEVEL") or "WARNING").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -211,7 +219,7 @@ class Settings:
             redirect_uri=redirect_uri,
             realm_id=realm_id,
             home=home,
-            token_keys=parse_token_keys(get("QBO_TOKEN_KEYS")),
+            token_keys=token_keys,
             webhook_verifier_token=get("QBO_WEBHOOK_VERIFIER_TOKEN"),
             read_only=parse_bool("QBO_READ_ONLY", get("QBO_READ_ONLY")),
             confirm_writes=parse_bool("QBO_CONFIRM_WRITES", get("QBO_CONFIRM_WRITES")),

@@ -182,7 +182,13 @@ def http_app(server: MCPServer[Any], settings: Settings, *, host: str, auth: Htt
 
     security = transport_security(settings, host)
     inner = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=security, host=host
+        streamable_http_path=MCP_PATH,
+        transport_security=security,
+        host=host,
+        # Replicas on one PostgreSQL sit behind a load balancer that need not be sticky: no
+        # session lives in one replica's memory, every request stands alone (docs/deploy.md
+        # says what a client sees). Modern-era requests are sessionless either way.
+        stateless_http=settings.database_url is not None,
     )
     if auth.verifier is None:
         return BodyDeadline(inner)

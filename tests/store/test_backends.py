@@ -312,3 +312,35 @@ def test_sqlite_integrity_errors_are_still_sqlites() -> None:
     from qb_mcp.store.base import integrity_errors
 
     assert sqlite3.IntegrityError in integrity_errors()
+
+
+def test_postgresql_without_shared_token_keys_is_refused() -> None:
+    with pytest.raises(ConfigError, match="QBO_DATABASE_URL needs QBO_TOKEN_KEYS"):
+        Settings.from_env({"QBO_DATABASE_URL": "postgresql://qb@db.example.com/qb"})
+
+
+def test_a_command_on_an_unreachable_server_exits_2_with_one_line(tmp_path: Path) -> None:
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    from tests.pg_cluster import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
+    env["QBO_HOME"] = str(tmp_path / "home")
+    env["QBO_DATABASE_URL"] = f"postgresql://qb:hunter2@127.0.0.1:{free_port()}/qb"
+    env["QBO_TOKEN_KEYS"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    done = subprocess.run(
+        [sys.executable, "-m", "qb_mcp", "tokens", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "QBO_DATABASE_URL: cannot connect" in lines[0]
+    assert "hunter2" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "home").exists()
