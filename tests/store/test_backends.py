@@ -344,3 +344,22 @@ def test_a_command_on_an_unreachable_server_exits_2_with_one_line(tmp_path: Path
     assert len(lines) == 1 and "QBO_DATABASE_URL: cannot connect" in lines[0]
     assert "hunter2" not in done.stderr and done.stdout == ""
     assert not (tmp_path / "home").exists()
+
+
+async def test_doctor_reports_the_postgresql_database(tmp_path: Path, postgres_url: str) -> None:
+    import os
+
+    from qb_mcp.doctor import diagnose
+
+    settings = Settings(
+        home=tmp_path / "home",
+        environment="emulator",
+        database_url=postgres_url.replace("postgres@", "postgres:pw@"),
+        token_keys=(os.urandom(32),),
+    )
+    checks = {check.name: check for check in await diagnose(settings, offline=True)}
+    latest = migrations()[-1][0]
+    assert checks["database"].status == "OK"
+    assert f"(schema {latest} of {latest})" in checks["database"].message
+    assert "postgres:***@127.0.0.1" in checks["database"].message
+    assert not (tmp_path / "home" / "qb-mcp.sqlite3").exists()
