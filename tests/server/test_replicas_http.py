@@ -285,25 +285,7 @@ async def test_two_replicas_with_20_tasks_each_are_never_throttled(
 async def test_a_webhook_delivered_to_one_replica_shows_in_the_others_events(
     deployment: Deployment,
 ) -> None:
-    delivery = json.dumps(
-        {
-            "eventNotifications": [
-                {
-                    "realmId": DEMO_REALM_ID,
-                    "dataChangeEvent": {
-                        "entities": [
-                            {
-                                "name": "Customer",
-                                "id": "58",
-                                "operation": "Update",
-                                "lastUpdated": "2026-11-24T01:00:00.000Z",
-                            }
-                        ]
-                    },
-                }
-            ]
-        }
-    ).encode()
+    delivery = _webhook("58")
     first, second = deployment.replicas
     answer = httpx2.post(
         f"{first}/webhooks/intuit",
@@ -318,3 +300,68 @@ async def test_a_webhook_delivered_to_one_replica_shows_in_the_others_events(
     # (Catch-up at start may have stored the seed company's changes too.)
     ours = [e for e in events if (e["entity"], e["entity_id"]) == ("Customer", "58")]
     assert [(e["operation"], e["source"]) for e in ours] == [("Update", "legacy")]
+
+
+def _webhook(entity_id: str) -> bytes:
+    return json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": DEMO_REALM_ID,
+                    "dataChangeEvent": {
+                        "entities": [
+                            {
+                                "name": "Customer",
+                                "id": entity_id,
+                                "operation": "Update",
+                                "lastUpdated": "2026-11-25T01:00:00.000Z",
+                            }
+                        ]
+                    },
+                }
+            ]
+        }
+    ).encode()
+
+
+async def test_a_listener_on_one_replica_hears_of_a_webhook_delivered_to_the_other(
+    deployment: Deployment,
+) -> None:
+    first, second = deployment.replicas
+    delivery = _webhook("59")
+    async with (
+        bearer_client(second, deployment.token) as mcp,
+        mcp.listen(resource_subscriptions=["qbo://events/recent"]) as subscription,
+    ):
+        answer = httpx2.post(
+            f"{first}/webhooks/intuit",
+            content=delivery,
+            headers={
+                SIGNATURE_HEADER: sign(delivery, VERIFIER),
+                "content-type": "application/json",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        # B polls only every second; NOTIFY makes it at once, but either proves the fan-out.
+        with anyio.fail_after(10):
+            update = await anext(subscription)
+    assert update.uri == "qbo://events/recent"  # type: ignore[union-attr]
+
+
+def test_a_legacy_client_needs_no_sticky_session(deployment: Deployment) -> None:
+    """Stateless /mcp: no session id is handed out, so each request may go to any replica."""
+    from tests.server.http_auth_support import INITIALIZE, MCP_HEADERS
+
+    first, second = deployment.replicas
+    headers = {**MCP_HEADERS, "authorization": f"Bearer {deployment.token}"}
+    hello = httpx2.post(f"{first}/mcp", json=INITIALIZE, headers=headers, timeout=10)
+    assert hello.status_code == 200 and "mcp-session-id" not in hello.headers
+    listed = httpx2.post(
+        f"{second}/mcp",
+        json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        headers={**headers, "mcp-protocol-version": "2025-06-18"},
+        timeout=10,
+    )
+    assert listed.status_code == 200
+    assert "upsert_customer" in listed.text
