@@ -52,10 +52,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
+
 from qb_mcp.errors import ConfigError, QbMcpError
 from qb_mcp.store.db import Database
 from qb_mcp.store.ledger import INTENT_TAG, Ledger
-from qb_mcp.store.postgres import PostgresDatabase
+from qb_mcp.store.postgres import PostgresDatabase, lock_key
 
 STRIPES = 1024
 # A waiting call gives up after this long with a clear error rather than hang: the holder is a
@@ -266,8 +268,6 @@ class AdvisorySections(LocalSections):
 
     @contextlib.asynccontextmanager
     async def hold(self, intent: Intent) -> AsyncIterator[Section]:
-        from qb_mcp.store.postgres import lock_key
-
         started = self._clock()
         key = lock_key(f"intent\n{intent.realm_id}\n{intent.lock}")
         async with self._local(intent):
@@ -281,7 +281,10 @@ class AdvisorySections(LocalSections):
                             async with self._enter(intent, self._ledger) as section:
                                 yield section
                         finally:
-                            await _unlock(connection, key)
+                            # Shielded: a cancelled caller (an MCP client hanging up) must not
+                            # hand the connection back to the pool still holding the lock.
+                            with anyio.CancelScope(shield=True):
+                                await _unlock(connection, key)
                         return
                 if self._clock() - started > self._wait_limit:
                     raise _busy(intent, self._wait_limit)

@@ -365,3 +365,28 @@ async def test_ledger_rows_inside_a_postgresql_section_carry_its_intent(
     # Pending rows of the intent are what the next holder settles.
     async with sections_for(database).hold(the_intent) as section:
         assert await section.written("Payment") == 1
+
+
+async def test_a_cancelled_holder_releases_its_section_on_postgresql(
+    pg_pair: tuple[PostgresDatabase, PostgresDatabase],
+) -> None:
+    """A client that hangs up mid-write cancels the call: the lock must go with it, not stay
+    on a pooled connection where nobody would ever release it."""
+    first, second = pg_pair
+    entered = anyio.Event()
+
+    async def holder() -> None:
+        async with AdvisorySections(first).hold(intent()):
+            entered.set()
+            await anyio.sleep(60)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(holder)
+        await entered.wait()
+        group.cancel_scope.cancel()
+    with anyio.fail_after(5):
+        async with AdvisorySections(second).hold(intent()):
+            pass
+    with anyio.fail_after(5):  # and the same replica's pooled connection holds nothing either
+        async with AdvisorySections(first).hold(intent()):
+            pass
