@@ -207,7 +207,9 @@ async def _read_database(
     try:
         database = await open_store(settings)
     except (ConfigError, *store_errors()) as exc:  # type: ignore[misc]
-        return None, [*checks, Check("FIX", name, f"cannot open {where}: {exc}")]
+        # PostgreSQL's refusal already names QBO_DATABASE_URL and the server.
+        said = str(exc) if settings.database_url is not None else f"cannot open {where}: {exc}"
+        return None, [*checks, Check("FIX", name, said)]
     try:
         version = await database.schema_version()
         rows = await connections.list_all(database)
