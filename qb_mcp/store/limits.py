@@ -19,9 +19,9 @@ How a slot is kept:
   request after 120 s; the client's own timeout is shorter);
 - given back: it stops being in flight and counts toward the window until one window after the
   answer finished arriving (why that is always enough: `qb_mcp.qbo.limiter`'s docstring);
-- its owner died: found when the budget is full (the pid is gone on this host) or when the lease
-  runs out, and from then on counted like a request that finished at that moment, since it may
-  have reached QuickBooks up to then.
+- its owner died: found when the budget is full (the pid is gone on this host, `host_id`) or
+  when the lease runs out, and from then on counted like a request that finished at that
+  moment, since it may have reached QuickBooks up to then.
 
 Times are wall-clock epoch seconds from the caller's clock, since every process must agree on
 them; a clock stepped back makes processes wait longer (safe), one stepped forward by more than
@@ -87,6 +87,17 @@ class SlotBook(Protocol):
         ...
 
 
+def host_id() -> str:
+    """Where a pid means one process: the host's name and, on Linux, its PID namespace. Replicas
+    in containers may share a host name (host networking) while each has its own pids, and a
+    live process of another container must never look dead to `pid_alive` here."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}#pid:{namespace}"
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists on this host (signal 0 checks without sending anything)."""
     try:
@@ -147,7 +158,7 @@ class SharedSlots:
         self._database = database
         self._lease = lease_seconds
         self._alive = alive
-        self._host = socket.gethostname()
+        self._host = host_id()
 
     async def take(
         self, realm_id: str, budget: Budget, *, batch: bool, now: float

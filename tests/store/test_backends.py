@@ -363,3 +363,17 @@ async def test_doctor_reports_the_postgresql_database(tmp_path: Path, postgres_u
     assert f"(schema {latest} of {latest})" in checks["database"].message
     assert "postgres:***@127.0.0.1" in checks["database"].message
     assert not (tmp_path / "home" / "qb-mcp.sqlite3").exists()
+
+
+def test_a_slot_owner_is_named_by_host_and_pid_namespace() -> None:
+    import os
+    import socket
+
+    from qb_mcp.store.limits import host_id
+
+    name = host_id()
+    assert name.startswith(socket.gethostname())
+    if os.path.exists("/proc/self/ns/pid"):
+        # Two containers sharing a host name still differ here, so neither reads the other's
+        # live pids as dead ones.
+        assert name.endswith(f"#pid:{os.stat('/proc/self/ns/pid').st_ino}")
