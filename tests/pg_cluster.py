@@ -20,10 +20,11 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.ports import free_port
 
 TEMPLATE = "qbmcp_template"
 _names = itertools.count()
@@ -49,12 +50,6 @@ def find_bin() -> Path:
     raise Unavailable(
         "PostgreSQL's initdb was not found (apt-get install postgresql; .ci/run does it)"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:

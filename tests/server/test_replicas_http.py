@@ -29,7 +29,8 @@ import pytest
 
 from qb_mcp.emulator import DEMO_REALM_ID
 from qb_mcp.webhooks.signature import SIGNATURE_HEADER, sign
-from tests.pg_cluster import Cluster, free_port
+from tests.pg_cluster import Cluster
+from tests.ports import free_port
 from tests.server.http_auth_support import client as bearer_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -278,7 +278,7 @@ def test_a_malformed_url_is_one_line_naming_the_variable(url: str, message: str)
 
 
 async def test_an_unreachable_server_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    from tests.pg_cluster import free_port
+    from tests.ports import free_port
 
     url = f"postgresql://qb:hunter2@127.0.0.1:{free_port()}/qb"
     settings = Settings(home=tmp_path / "home", database_url=url)
@@ -325,7 +325,7 @@ def test_a_command_on_an_unreachable_server_exits_2_with_one_line(tmp_path: Path
     import subprocess
     import sys
 
-    from tests.pg_cluster import free_port
+    from tests.ports import free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
     env["QBO_HOME"] = str(tmp_path / "home")
