@@ -7,8 +7,9 @@ prepares every statement and lets the server infer each parameter's type from it
 would come back typed as text and be refused unless the shared SQL grew casts. psycopg sends each
 Python value with its type (float as double precision, int as an integer type, str left for the
 server to infer), which is what the shared SQL needs; it also prepares statements it sees often,
-and its pool re-opens connections a restarted server dropped. A round trip is a few tenths of a
-millisecond on one machine, against the 100+ ms of every QuickBooks request.
+and its pool re-opens connections a restarted server dropped. A pooled indexed read
+(`connections.get`) takes 0.18 ms p50 against a server on the same machine (2 shared cores),
+against the 100+ ms of every QuickBooks request.
 
 Statements outside a transaction run in autocommit on any pooled connection, in parallel (SQLite
 serialises them on its one connection). A transaction holds one connection from BEGIN to COMMIT
