@@ -34,6 +34,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from qb_mcp.auth.bearer import AnyVerifier, StoredTokenVerifier, new_token
 from qb_mcp.auth.issuer import IssuerVerifier
+from qb_mcp.config import Settings
 from qb_mcp.store import bearer_tokens, open_database
 
 ISSUER = "https://id.example.com"
@@ -97,7 +98,7 @@ async def run(n: int) -> dict[str, Any]:
             await database.close()
         verifier = AnyVerifier(
             [
-                StoredTokenVerifier(path),
+                StoredTokenVerifier(Settings(home=path.parent)),
                 IssuerVerifier(issuer=ISSUER, audience=AUDIENCE, transport=issuer_transport(keys)),
             ]
         )

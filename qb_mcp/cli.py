@@ -44,6 +44,8 @@ settings (environment variables; command-line options override them):
   QBO_REALM_ID                which connected company to serve (default: the only one)
   QBO_HOME                    data folder (default: ~/.local/share/qb-mcp)
   QBO_TOKEN_KEYS              token encryption keys, newest first (default: a key file in QBO_HOME)
+  QBO_DATABASE_URL            postgresql://...: the database replicas share (default: the
+                              SQLite file in QBO_HOME; needs QBO_TOKEN_KEYS)
   QBO_WEBHOOK_VERIFIER_TOKEN  Intuit's webhook verifier token (default: none: no webhooks)
   QBO_READ_ONLY               true: no write tools (default: false)
   QBO_CONFIRM_WRITES          true: confirm each write through elicitation (default: false)

@@ -44,7 +44,7 @@ from qb_mcp.errors import (
     TokenStoreError,
 )
 from qb_mcp.quoting import quoted
-from qb_mcp.store import connections, open_database
+from qb_mcp.store import connections, open_store
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.tools.base import AppState, Connected, ObservingTransport
 
@@ -301,7 +301,7 @@ async def open_state(
     `limiter`: one request budget for every company (tests); default: each realm its own
     process-wide budget (`qbo.limiter.limiter_for`), QuickBooks' limits being per company.
     """
-    database = await open_database(settings.database_path)
+    database = await open_store(settings)
     try:
         async with anyio.create_task_group() as tasks:
             companies = await _companies(

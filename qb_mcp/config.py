@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from qb_mcp.errors import ConfigError
 
@@ -106,6 +106,9 @@ class Settings:
     # Where every stored QuickBooks event is POSTed (the CRM), and the key its signature uses.
     events_forward_url: str | None = None
     events_forward_secret: str | None = field(default=None, repr=False)
+    # QBO_DATABASE_URL: the PostgreSQL database every replica shares; None keeps the SQLite file
+    # in `home`. Out of `repr`: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def serves_demo(self) -> bool:
@@ -194,6 +197,17 @@ class Settings:
             raise ConfigError(
                 f"QBO_EVENTS_FORWARD_SECRET must be at least {MIN_FORWARD_SECRET} characters"
             )
+        database_url = get("QBO_DATABASE_URL")
+        token_keys = parse_token_keys(get("QBO_TOKEN_KEYS"))
+        if database_url is not None:
+            check_database_url(database_url)
+            if not token_keys:
+                # Without it each machine would make its own key file in its QBO_HOME, and a
+                # replica could not read the tokens another one stored.
+                raise ConfigError(
+                    "QBO_DATABASE_URL needs QBO_TOKEN_KEYS: every replica must decrypt the "
+                    "tokens the others store, so give them all the same key(s)"
+                )
         log_level = (get("QBO_LOG_LEVEL") or "WARNING").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"QBO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -205,7 +219,7 @@ class Settings:
             redirect_uri=redirect_uri,
             realm_id=realm_id,
             home=home,
-            token_keys=parse_token_keys(get("QBO_TOKEN_KEYS")),
+            token_keys=token_keys,
             webhook_verifier_token=get("QBO_WEBHOOK_VERIFIER_TOKEN"),
             read_only=parse_bool("QBO_READ_ONLY", get("QBO_READ_ONLY")),
             confirm_writes=parse_bool("QBO_CONFIRM_WRITES", get("QBO_CONFIRM_WRITES")),
@@ -217,6 +231,40 @@ class Settings:
             auth_audience=auth_audience,
             events_forward_url=forward_url,
             events_forward_secret=forward_secret,
+            database_url=database_url,
+        )
+
+
+DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def redacted_url(url: str) -> str:
+    """`url` with its password replaced by ***, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
+
+
+def check_database_url(url: str) -> None:
+    """`QBO_DATABASE_URL`: a PostgreSQL URL naming a database (`ConfigError` otherwise)."""
+    parts = urlsplit(url)
+    if parts.scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            "QBO_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/"
+            f"dbname); got {redacted_url(url)!r}. Leave it unset to keep the SQLite file in "
+            "QBO_HOME"
+        )
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ConfigError(f"QBO_DATABASE_URL has a bad port: {redacted_url(url)!r}") from None
+    if not parts.path.strip("/"):
+        raise ConfigError(
+            "QBO_DATABASE_URL names no database (postgresql://host:5432/dbname); got "
+            f"{redacted_url(url)!r}"
         )
 
 

@@ -35,7 +35,13 @@ from qb_mcp.auth.manager import WARN_WITHIN_SECONDS, refresh_deadline
 from qb_mcp.auth.wiring import api_base_url, open_auth
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, QbMcpError, TokenStoreError
-from qb_mcp.store import connections, open_database
+from qb_mcp.store import (
+    connections,
+    open_store,
+    store_errors,
+    store_exists,
+    store_name,
+)
 from qb_mcp.store.connections import ConnectionRow
 from qb_mcp.store.db import migrations
 from qb_mcp.store.ledger import Ledger, PendingSummary
@@ -160,6 +166,8 @@ def _keys(settings: Settings) -> tuple[KeyRing | None, Check]:
 async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, list[Check]]:
     name = "database"
     path = settings.database_path
+    if settings.database_url is not None:
+        return await _read_database(settings, [])
     if not path.exists():
         if settings.serves_demo:
             return None, [
@@ -187,20 +195,31 @@ async def _database(settings: Settings) -> tuple[list[ConnectionRow] | None, lis
         )
     else:
         checks.append(Check("OK", "file modes", "data folder 0700, database files 0600"))
+    return await _read_database(settings, checks)
+
+
+async def _read_database(
+    settings: Settings, checks: list[Check]
+) -> tuple[list[ConnectionRow] | None, list[Check]]:
+    """Open the store (either backend), and report its schema, connections and pending writes."""
+    name = "database"
+    where = store_name(settings)
     try:
-        database = await open_database(path)
-    except (ConfigError, sqlite3.Error) as exc:
-        return None, [*checks, Check("FIX", name, f"cannot open {path}: {exc}")]
+        database = await open_store(settings)
+    except (ConfigError, *store_errors()) as exc:  # type: ignore[misc]
+        # PostgreSQL's refusal already names QBO_DATABASE_URL and the server.
+        said = str(exc) if settings.database_url is not None else f"cannot open {where}: {exc}"
+        return None, [*checks, Check("FIX", name, said)]
     try:
         version = await database.schema_version()
         rows = await connections.list_all(database)
         pending = await Ledger(database).pending_summary()
-    except sqlite3.Error as exc:
-        return None, [*checks, Check("FIX", name, f"cannot read {path}: {exc}")]
+    except store_errors() as exc:
+        return None, [*checks, Check("FIX", name, f"cannot read {where}: {exc}")]
     finally:
         await database.close()
     latest = migrations()[-1][0]
-    checks.insert(0, Check("OK", name, f"{path} (schema {version} of {latest})"))
+    checks.insert(0, Check("OK", name, f"{where} (schema {version} of {latest})"))
     checks.append(_pending_writes(pending))
     if not rows and settings.serves_demo:
         checks.append(
@@ -342,15 +361,15 @@ async def _forwarding(settings: Settings, now: float) -> Check:
     if not settings.events_forward_url:
         return Check("OK", name, "off (set QBO_EVENTS_FORWARD_URL to push events to your CRM)")
     where = shown_url(settings.events_forward_url)
-    if not settings.database_path.exists():
+    if not store_exists(settings):
         return Check("OK", name, f"to {where}; nothing stored yet")
     try:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             found = await outbox.status(database)
         finally:
             await database.close()
-    except (ConfigError, sqlite3.Error) as exc:
+    except (ConfigError, *store_errors()) as exc:  # type: ignore[misc]
         return Check("FIX", name, f"cannot read the outbox: {exc}")
     failure = ""
     if found.last_failure is not None and found.last_failure_at is not None:
@@ -377,6 +396,8 @@ async def _forwarding(settings: Settings, now: float) -> Check:
 def _has_connections(settings: Settings) -> bool:
     """Whether the database holds a connection (read without creating or migrating it)."""
     path = settings.database_path
+    if settings.database_url is not None:
+        return True  # the database check connects and says
     if not path.exists():
         return False
     try:

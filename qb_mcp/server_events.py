@@ -182,7 +182,13 @@ class EventFollower:
             await self._publisher.events_stored(found)
 
     async def run(self) -> None:
-        """Follow until cancelled: on every wake, and every `interval` seconds."""
+        """Follow until cancelled: on every wake, and every `interval` seconds. Replicas on
+        PostgreSQL also wake each other (`Database.watch_events`: LISTEN/NOTIFY)."""
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._database.watch_events, self.wake)
+            await self._follow()
+
+    async def _follow(self) -> None:
         while True:
             try:
                 await self.run_once()

@@ -89,9 +89,9 @@ async def check_auth(settings: Settings, *, host: str, no_auth: bool) -> int:
                 "QBO_AUTH_ISSUER and QBO_AUTH_AUDIENCE"
             )
         return 0
-    from qb_mcp.store import bearer_tokens, open_database
+    from qb_mcp.store import bearer_tokens, open_store
 
-    database = await open_database(settings.database_path)
+    database = await open_store(settings)
     try:
         stored = await bearer_tokens.count(database)
     finally:
@@ -124,7 +124,7 @@ async def prepare_auth(
             file=sys.stderr,
         )
         return HttpAuth(verifier=None)
-    verifiers: list[Any] = [StoredTokenVerifier(settings.database_path)]
+    verifiers: list[Any] = [StoredTokenVerifier(settings)]
     auth = HttpAuth(verifier=None)
     auth.notes.append(f"{stored} bearer token(s) from `qb-mcp tokens`")
     if settings.auth_issuer is not None and settings.auth_audience is not None:
@@ -182,7 +182,13 @@ def http_app(server: MCPServer[Any], settings: Settings, *, host: str, auth: Htt
 
     security = transport_security(settings, host)
     inner = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=security, host=host
+        streamable_http_path=MCP_PATH,
+        transport_security=security,
+        host=host,
+        # Replicas on one PostgreSQL sit behind a load balancer that need not be sticky: no
+        # session lives in one replica's memory, every request stands alone (docs/deploy.md
+        # says what a client sees). Modern-era requests are sessionless either way.
+        stateless_http=settings.database_url is not None,
     )
     if auth.verifier is None:
         return BodyDeadline(inner)

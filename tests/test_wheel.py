@@ -84,8 +84,9 @@ def test_the_wheel_carries_prompts_schemas_and_migrations(wheel: Path) -> None:
     }
     assert {f"qb_mcp/{name}" for name in texts} <= names
     assert "qb_mcp/tools/schemas.json" in names
-    migrations = {p.name for p in (ROOT / "qb_mcp" / "store" / "migrations").glob("*.sql")}
-    assert migrations and {f"qb_mcp/store/migrations/{m}" for m in migrations} <= names
+    for folder in ("migrations", "migrations/postgresql"):  # SQLite's and PostgreSQL's
+        migrations = {p.name for p in (ROOT / "qb_mcp" / "store" / folder).glob("*.sql")}
+        assert migrations and {f"qb_mcp/store/{folder}/{m}" for m in migrations} <= names
     assert not [name for name in names if name.startswith(("prompts/", "tests/"))]
     assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
     assert "qb_mcp/py.typed" in names  # the Python API is typed for its users (PEP 561)

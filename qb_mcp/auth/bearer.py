@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.auth.provider import AccessToken, TokenVerifier
@@ -22,6 +21,9 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from qb_mcp.callers import COMPANIES_CLAIM, SCOPE_READ, SCOPE_WRITE
 from qb_mcp.store import bearer_tokens
 from qb_mcp.store.bearer_tokens import BearerToken
+
+if TYPE_CHECKING:
+    from qb_mcp.config import Settings
 
 # Marks our own tokens: a JWT never starts so, so each verifier can tell its tokens at a glance.
 TOKEN_PREFIX = "qbm_"
@@ -41,10 +43,10 @@ class StoredTokenVerifier(TokenVerifier):
     """Checks `qbm_` tokens against the hashes in the store; opens its own database
     connection on first use (close it with `aclose`)."""
 
-    def __init__(self, database_path: Path) -> None:
+    def __init__(self, settings: Settings) -> None:
         from qb_mcp.store.db import Database
 
-        self._path = database_path
+        self._settings = settings
         self._database: Database | None = None
         self._lock = anyio.Lock()
 
@@ -58,9 +60,9 @@ class StoredTokenVerifier(TokenVerifier):
         if self._database is None:
             async with self._lock:
                 if self._database is None:
-                    from qb_mcp.store import open_database
+                    from qb_mcp.store import open_store
 
-                    self._database = await open_database(self._path)
+                    self._database = await open_store(self._settings)
         return self._database
 
     async def aclose(self) -> None:

@@ -17,7 +17,7 @@ from qb_mcp.auth.bearer import new_token
 from qb_mcp.auth.commands import _run
 from qb_mcp.config import Settings
 from qb_mcp.errors import InvalidArgumentError
-from qb_mcp.store import bearer_tokens, connections, open_database
+from qb_mcp.store import bearer_tokens, connections, open_store
 from qb_mcp.store.bearer_tokens import BearerToken
 from qb_mcp.store.db import Database
 
@@ -50,7 +50,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     token = new_token()
 
     async def add() -> BearerToken:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             if wanted:
                 await _check_companies(database, wanted)
@@ -96,7 +96,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     """One line per token: name, scope, companies, when made. Never the token."""
 
     async def listed() -> list[BearerToken]:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             return await bearer_tokens.list_all(database)
         finally:
@@ -118,7 +118,7 @@ def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
     name = args.name
 
     async def revoke() -> bool:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             return await bearer_tokens.revoke(database, name)
         finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Coroutine
@@ -22,7 +21,7 @@ from qb_mcp.auth.oauth import LoginFlow, callback_address, run_login_flow
 from qb_mcp.auth.wiring import api_base_url, intuit_oauth, open_auth
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, InvalidArgumentError, TokenStoreError
-from qb_mcp.store import connections, open_database
+from qb_mcp.store import connections, open_store, store_errors, store_exists
 from qb_mcp.store.connections import ConnectionRow
 
 T = TypeVar("T")
@@ -32,7 +31,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a database failure becomes a one-line error, not a traceback."""
     try:
         return asyncio.run(coroutine)
-    except sqlite3.Error as exc:
+    except store_errors() as exc:
         raise ConfigError(f"the database could not be used: {exc}") from None
 
 
@@ -96,13 +95,13 @@ def _announce(url: str) -> None:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     """List connections with their expiries (never a token); `--json` for scripts."""
     as_json = bool(getattr(args, "json", False))
-    if not settings.database_path.exists():
+    if not store_exists(settings):
         print(json.dumps({"connections": []}) if as_json else NOTHING_CONNECTED)
         return 0
     keyring = _keyring_or_none(settings)
 
     async def status() -> list[ConnectionRow]:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             return await connections.list_all(database)
         finally:
@@ -232,11 +231,11 @@ def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
     forget = bool(getattr(args, "forget", False))
     if realm_arg is not None and not realm_arg.isdigit():
         raise InvalidArgumentError(f"--realm must be a numeric realm id; got {realm_arg!r}")
-    if not settings.database_path.exists():
+    if not store_exists(settings):
         raise InvalidArgumentError("no company is connected; nothing to revoke")
 
     async def revoke() -> str:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             rows = await connections.list_all(database)
             row = _choose(rows, realm_arg or settings.realm_id)
@@ -286,12 +285,12 @@ def _choose(rows: list[ConnectionRow], realm_id: str | None) -> ConnectionRow:
 def run_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     """Re-encrypt every connection under the newest key, all or nothing."""
     keyring = load_keyring(settings, create=False)
-    if not settings.database_path.exists():
+    if not store_exists(settings):
         print("No company is connected; nothing to re-encrypt.")
         return 0
 
     async def rotate() -> tuple[int, int]:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             return await rotate_key(database, keyring, now=time.time())
         finally:

@@ -37,7 +37,7 @@ from qb_mcp.auth.oauth import LoginFlow, LoginResult, page
 from qb_mcp.auth.wiring import api_base_url, intuit_oauth
 from qb_mcp.config import Settings
 from qb_mcp.errors import ConfigError, InvalidArgumentError, QbMcpError
-from qb_mcp.store import login_states, open_database
+from qb_mcp.store import login_states, open_store
 from qb_mcp.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ async def start_login(
     try:
         # Made here if missing, so that the server, on the same QBO_HOME, can read the tokens.
         load_keyring(settings, create=True)
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             state = await login_states.issue(
                 database, environment=settings.environment, now=clock()

@@ -5,8 +5,10 @@ How one refresh per realm at a time is enforced (DESIGN invariant 5):
 1. Inside a process, an `asyncio.Lock` per realm: coroutines queue instead of each taking the
    database's write lock in turn.
 2. Across processes, the refresh runs inside `Database.transaction()` (`BEGIN IMMEDIATE`, SQLite's
-   write lock): re-read the row (another process may have refreshed while we waited), call Intuit,
-   write the new tokens, COMMIT, and only then hand out the new access token.
+   write lock; on PostgreSQL a transaction of the realm's own scope holding the row with
+   `SELECT ... FOR UPDATE`, so replicas refreshing other realms, and every other writer, go on):
+   re-read the row (another process may have refreshed while we waited), call Intuit, write the
+   new tokens, COMMIT, and only then hand out the new access token.
 
 Why hold the write lock across the HTTP call rather than a lease row with an expiry:
 - A process killed mid-refresh releases SQLite's lock the instant it dies (the OS drops its file
@@ -17,7 +19,8 @@ Why hold the write lock across the HTTP call rather than a lease row with an exp
   writers wait; readers do not (WAL). The token call's timeout (`intuit.TOKEN_TIMEOUT_SECONDS`,
   10 s) is a third of the busy timeout (30 s), so a hung Intuit makes our refresh fail, never the
   waiting writers.
-- It is the same shape as the PostgreSQL design (`SELECT ... FOR UPDATE` on the row).
+- On PostgreSQL the row lock is freed the same way: the server rolls back the transaction of a
+  connection that dies. Any other write to the row (a re-login, `needs_reauth`) waits for it.
 What no design can save: a process killed after Intuit rotated the refresh token but before our
 COMMIT loses it (Intuit already refuses the old one). The window is the time from Intuit's answer to
 the commit, kept small by doing nothing else in between, and the refresh runs shielded from task
@@ -171,9 +174,9 @@ class TokenManager:
             if current is not None:
                 return current
             result: str | ReauthorizationRequiredError
-            async with self._database.transaction() as tx:
-                # Re-read under the write lock: another process may have refreshed meanwhile.
-                row = self._usable(realm_id, await connections.get(tx, realm_id))
+            async with self._database.transaction(scope=f"refresh:{realm_id}") as tx:
+                # Re-read under the lock: another process may have refreshed meanwhile.
+                row = self._usable(realm_id, await connections.get(tx, realm_id, lock=True))
                 current = self._current(row, rejected)
                 if current is not None:
                     return current

@@ -18,7 +18,7 @@ from qb_mcp.auth.intuit import IntuitOAuth
 from qb_mcp.auth.manager import TokenManager
 from qb_mcp.config import API_BASE_URLS, OAuthEndpoints, Settings
 from qb_mcp.errors import ConfigError, InvalidArgumentError
-from qb_mcp.store import Database, connections, open_database
+from qb_mcp.store import Database, connections, open_store
 
 # The emulator accepts any client credentials unless it was configured with some.
 EMULATOR_CLIENT_ID = "qb-mcp-emulator"
@@ -107,7 +107,7 @@ async def open_auth(
     oauth = intuit_oauth(settings, transport=transport)
     try:
         keyring = load_keyring(settings, create=create_key)
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         try:
             manager = TokenManager(
                 database=database,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from qb_mcp.errors import InvalidArgumentError
+from qb_mcp.store.base import integrity_errors
 from qb_mcp.store.connections import Executor
 
 Scope = Literal["read", "write"]
@@ -60,7 +60,7 @@ async def add(
                 created_at,
             ),
         )
-    except sqlite3.IntegrityError:
+    except integrity_errors():
         if await find_by_name(ex, name) is not None:
             raise InvalidArgumentError(
                 f"a token named {name!r} exists already; revoke it first or choose another name"
@@ -104,7 +104,7 @@ async def revoke(ex: Executor, name: str) -> bool:
     return await ex.execute("DELETE FROM bearer_tokens WHERE name = ?", (name,)) > 0
 
 
-def _token(row: sqlite3.Row) -> BearerToken:
+def _token(row: Any) -> BearerToken:
     companies = row["companies"]
     scope: Scope = "write" if row["scope"] == "write" else "read"
     return BearerToken(

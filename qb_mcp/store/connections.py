@@ -88,10 +88,12 @@ def _row(record: Any) -> ConnectionRow:
     )
 
 
-async def get(ex: Executor, realm_id: str) -> ConnectionRow | None:
-    """The row for `realm_id`, or None."""
+async def get(ex: Executor, realm_id: str, *, lock: bool = False) -> ConnectionRow | None:
+    """The row for `realm_id`, or None. `lock` (inside a transaction): hold the row until it
+    ends (`FOR UPDATE` on PostgreSQL; SQLite's transaction holds the whole file already)."""
     record = await ex.fetchone(
-        f"SELECT {_COLUMNS} FROM connections WHERE realm_id = ?",  # noqa: S608
+        f"SELECT {_COLUMNS} FROM connections WHERE realm_id = ?"  # noqa: S608
+        + (" FOR UPDATE" if lock else ""),
         (realm_id,),
     )
     return None if record is None else _row(record)

@@ -1,4 +1,8 @@
-"""Opening the database: owner-only files, WAL mode, forward-only schema migrations."""
+"""The SQLite backend: owner-only files, WAL mode, forward-only schema migrations.
+
+The embedded default: one file in QBO_HOME, shared by the processes of one machine. The
+interface it implements, and what a transaction promises, are in `qb_mcp.store.base`.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,19 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
 from qb_mcp.errors import ConfigError
+from qb_mcp.store.base import STORE, Database, Params, Transaction
+from qb_mcp.store.dialect import for_sqlite
+
+__all__ = ["Database", "Params", "SqliteDatabase", "Transaction", "migrations", "open_database"]
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +38,14 @@ BUSY_TIMEOUT_MS = 30_000
 # SQLITE_NOTADB. Anything else (a lock held too long, a full disk) is not the file's fault.
 DAMAGED = frozenset({11, 26})
 
-Params = Sequence[Any] | dict[str, Any]
 
-
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) for every migration shipped in `qb_mcp/store/migrations/`."""
+def migrations(folder: Traversable | None = None) -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) for every migration shipped in `folder` (SQLite's,
+    `qb_mcp/store/migrations/`, unless another set is named)."""
     found: list[tuple[int, str, str]] = []
-    for entry in resources.files("qb_mcp.store.migrations").iterdir():
+    for entry in (folder or resources.files("qb_mcp.store.migrations")).iterdir():
         match = MIGRATION_NAME.match(entry.name)
-        if match:
+        if match and entry.is_file():
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [version for version, _, _ in found]
@@ -47,9 +54,11 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-class Database:
+class SqliteDatabase(Database):
     """One aiosqlite connection. Statements are serialised by a lock so that a transaction
     opened by one task never swallows another task's statements."""
+
+    backend = "sqlite"
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._connection = connection
@@ -62,28 +71,29 @@ class Database:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement in its own transaction; return the number of rows changed."""
         async with self._lock:
-            cursor = await self._connection.execute(sql, params)
+            cursor = await self._connection.execute(for_sqlite(sql), params)
             return cursor.rowcount
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         async with self._lock:
-            cursor = await self._connection.execute(sql, params)
+            cursor = await self._connection.execute(for_sqlite(sql), params)
             return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         async with self._lock:
             # One trip to aiosqlite's thread instead of two (execute, then fetch): reads are the
             # hot path of the webhook listener and the event feed.
-            return list(await self._connection.execute_fetchall(sql, params))
+            return list(await self._connection.execute_fetchall(for_sqlite(sql), params))
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, scope: str = STORE) -> AsyncIterator[Transaction]:
         """`BEGIN IMMEDIATE`: takes SQLite's write lock at once, so it also serialises
-        read-then-write sequences across processes sharing the file (token refresh relies on it)."""
+        read-then-write sequences across processes sharing the file (token refresh relies on it).
+        Every `scope` is the whole file: SQLite has one writer at a time."""
         async with self._lock:
             await self._connection.execute("BEGIN IMMEDIATE")
             try:
-                yield Transaction(self._connection)
+                yield SqliteTransaction(self._connection)
             except BaseException:
                 await self._connection.execute("ROLLBACK")
                 raise
@@ -95,25 +105,25 @@ class Database:
         return int(row[0]) if row else 0
 
 
-class Transaction:
-    """Statements inside `Database.transaction()`."""
+class SqliteTransaction(Transaction):
+    """Statements inside `SqliteDatabase.transaction()`."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._connection.execute(sql, params)
+        cursor = await self._connection.execute(for_sqlite(sql), params)
         return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._connection.executemany(sql, rows)
+        await self._connection.executemany(for_sqlite(sql), rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        cursor = await self._connection.execute(sql, params)
+        cursor = await self._connection.execute(for_sqlite(sql), params)
         return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        return list(await self._connection.execute_fetchall(sql, params))
+        return list(await self._connection.execute_fetchall(for_sqlite(sql), params))
 
 
 def prepare_home(home: Path) -> None:
@@ -248,8 +258,8 @@ def _not_a_database(fd: int, size: int) -> str | None:
     return None
 
 
-async def open_database(path: Path) -> Database:
-    """Open (creating if needed) the database at `path` and bring its schema up to date.
+async def open_database(path: Path) -> SqliteDatabase:
+    """Open (creating if needed) the SQLite database at `path` and bring its schema up to date.
 
     The file is created 0600 before SQLite touches it; SQLite gives its -wal and -shm files the
     same mode as the database file. Anything wrong with the folder or the file is a one-line
@@ -268,7 +278,7 @@ async def open_database(path: Path) -> Database:
         await connection.execute("PRAGMA journal_mode = WAL")
         await connection.execute("PRAGMA synchronous = NORMAL")
         await connection.execute("PRAGMA foreign_keys = ON")
-        database = Database(connection, path)
+        database = SqliteDatabase(connection, path)
         await migrate(database)
     except sqlite3.DatabaseError as exc:
         await connection.close()
@@ -284,7 +294,7 @@ async def open_database(path: Path) -> Database:
     return database
 
 
-async def migrate(database: Database) -> None:
+async def migrate(database: SqliteDatabase) -> None:
     """Apply, in order, every shipped migration newer than the file's `user_version`.
 
     Each migration and its version bump commit together, so a crash leaves the schema at a
@@ -304,11 +314,11 @@ async def migrate(database: Database) -> None:
         for version, _name, sql in known:
             if version <= current:
                 continue
-            for statement in _statements(sql):
+            for statement in statements(sql):
                 await tx.execute(statement)
             await tx.execute(f"PRAGMA user_version = {version}")
 
 
-def _statements(sql: str) -> list[str]:
+def statements(sql: str) -> list[str]:
     """Split a migration file on `;` at line ends (migrations hold no triggers or literals with ;)."""
     return [part.strip() for part in re.split(r";\s*$", sql, flags=re.MULTILINE) if part.strip()]

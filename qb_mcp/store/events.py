@@ -388,7 +388,9 @@ async def set_catchup_cursor(
     await database.execute(
         "INSERT INTO webhook_catchup (realm_id, checked_through, last_run_at, last_error) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (realm_id) DO UPDATE SET "
-        "checked_through = MAX(webhook_catchup.checked_through, excluded.checked_through), "
+        # CASE, not MAX(a, b): SQLite's two-argument MAX is GREATEST in PostgreSQL.
+        "checked_through = CASE WHEN excluded.checked_through > webhook_catchup.checked_through "
+        "THEN excluded.checked_through ELSE webhook_catchup.checked_through END, "
         "last_run_at = excluded.last_run_at, last_error = excluded.last_error",
         (realm_id, checked_through, now, error),
     )

@@ -20,9 +20,10 @@ How, and why this way. Two levels:
   webhook ingest and token refresh also need. SQLite's own `BEGIN IMMEDIATE` held across the
   network write is ruled out for the same reason: it would serialise every writer of the file.
   The price: flock is POSIX (no Windows) and needs the folder on a local file system, which
-  QBO_HOME is; a hosted deployment sharing PostgreSQL implements `IntentSections` with
-  `pg_advisory_lock(key)` on a connection held for the section (also freed when the session
-  dies), and the layers above do not change.
+  QBO_HOME is. Replicas sharing PostgreSQL use `AdvisorySections` instead: a session advisory
+  lock (`pg_try_advisory_lock`) on a connection held for the section, which the server frees
+  when that connection dies (a replica killed, a network cut), for the same reason; the layers
+  above do not change (`sections_for` picks by backend).
 - Keys are hashed onto STRIPES lock files (created on first use), so the folder stays small
   whatever the number of writes. Two unrelated intents on one stripe only wait for each other;
   a task holds one section at a time (entering a second one inside the first is refused), so
@@ -51,9 +52,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
+
 from qb_mcp.errors import ConfigError, QbMcpError
 from qb_mcp.store.db import Database
 from qb_mcp.store.ledger import INTENT_TAG, Ledger
+from qb_mcp.store.postgres import PostgresDatabase, lock_key
 
 STRIPES = 1024
 # A waiting call gives up after this long with a clear error rather than hang: the holder is a
@@ -195,6 +199,8 @@ class FileSections(LocalSections):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(wait_limit=wait_limit)
+        if database.path is None:
+            raise TypeError("FileSections needs a SQLite database; PostgreSQL: AdvisorySections")
         self.folder = lock_folder(database.path)
         self._ledger = Ledger(database)
         self._sleep = sleep
@@ -236,6 +242,66 @@ class FileSections(LocalSections):
             raise
 
 
+class AdvisorySections(LocalSections):
+    """Sections across the replicas sharing one PostgreSQL database: asyncio locks, then a
+    session advisory lock per intent, held on a connection of its own for the section.
+
+    The key is the intent's own lock name hashed to 64 bits (no stripes: the server keeps
+    locks in memory, and only the ones held). Polled with `pg_try_advisory_lock`, like the
+    flock, so waiting is bounded by `wait_limit` and cancellable, and a waiter holds no
+    connection between tries.
+    """
+
+    def __init__(
+        self,
+        database: PostgresDatabase,
+        *,
+        wait_limit: float = WAIT_LIMIT,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(wait_limit=wait_limit)
+        self._database = database
+        self._ledger = Ledger(database)
+        self._sleep = sleep
+        self._clock = clock
+
+    @contextlib.asynccontextmanager
+    async def hold(self, intent: Intent) -> AsyncIterator[Section]:
+        started = self._clock()
+        key = lock_key(f"intent\n{intent.realm_id}\n{intent.lock}")
+        async with self._local(intent):
+            delay = _POLL_FIRST
+            while True:
+                async with self._database.session() as connection:
+                    cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                    row = await cursor.fetchone()
+                    if row is not None and row[0]:
+                        try:
+                            async with self._enter(intent, self._ledger) as section:
+                                yield section
+                        finally:
+                            # Shielded: a cancelled caller (an MCP client hanging up) must not
+                            # hand the connection back to the pool still holding the lock.
+                            with anyio.CancelScope(shield=True):
+                                await _unlock(connection, key)
+                        return
+                if self._clock() - started > self._wait_limit:
+                    raise _busy(intent, self._wait_limit)
+                await self._sleep(delay)
+                delay = min(delay * 2, _POLL_MAX)
+
+
+async def _unlock(connection: Any, key: int) -> None:
+    """Release the session lock; a connection where that fails is closed, which releases it
+    too, rather than handed back to the pool still holding the lock."""
+    try:
+        await connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    except BaseException:
+        await connection.close()
+        raise
+
+
 def lock_folder(database_path: Path) -> Path:
     """Where the lock files of the database at `database_path` live."""
     return database_path.with_name(database_path.name + ".intents")
@@ -265,7 +331,7 @@ def _busy(intent: Intent, waited: float) -> SectionBusyError:
     )
 
 
-_by_database: weakref.WeakKeyDictionary[Database, FileSections] = weakref.WeakKeyDictionary()
+_by_database: weakref.WeakKeyDictionary[Database, IntentSections] = weakref.WeakKeyDictionary()
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalSections] = (
     weakref.WeakKeyDictionary()
 )
@@ -277,7 +343,11 @@ def sections_for(database: Database | None) -> IntentSections:
     if database is not None:
         found = _by_database.get(database)
         if found is None:
-            found = _by_database[database] = FileSections(database)
+            if isinstance(database, PostgresDatabase):
+                found = AdvisorySections(database)
+            else:
+                found = FileSections(database)
+            _by_database[database] = found
         return found
     loop = asyncio.get_running_loop()
     local = _by_loop.get(loop)

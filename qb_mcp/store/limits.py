@@ -6,8 +6,12 @@ here, where every process sees them. The limiter (`qb_mcp.qbo.limiter`) owns the
 the in-process budget; this module only answers "may one more request go now, and if not, for
 how long is it worth waiting?", and records the answer, in one short write transaction.
 
-`SlotBook` is the interface (a PostgreSQL backend implements the same two calls, with the
-aggregate below under a per-realm advisory lock); `SharedSlots` is SQLite's.
+`SlotBook` is the interface; `SharedSlots` implements it on either backend. Its take is one
+transaction of the realm's own scope (`qb_mcp.store.base`): on SQLite that is the file's write
+lock, on PostgreSQL an advisory lock per realm, so replicas sharing one database take slots of
+one realm one at a time (the aggregate below then counts every replica's slots) while other
+realms' takes go on beside them. A replica on another host that died is not seen by `pid_alive`;
+its in-flight slots count until their lease runs out (`LEASE_SECONDS`), which is safe: later.
 
 How a slot is kept:
 - taken: a 'request' row (and a 'batch' row for a batch call) *in flight*, leased by its owner
@@ -15,9 +19,9 @@ How a slot is kept:
   request after 120 s; the client's own timeout is shorter);
 - given back: it stops being in flight and counts toward the window until one window after the
   answer finished arriving (why that is always enough: `qb_mcp.qbo.limiter`'s docstring);
-- its owner died: found when the budget is full (the pid is gone on this host) or when the lease
-  runs out, and from then on counted like a request that finished at that moment, since it may
-  have reached QuickBooks up to then.
+- its owner died: found when the budget is full (the pid is gone on this host, `host_id`) or
+  when the lease runs out, and from then on counted like a request that finished at that
+  moment, since it may have reached QuickBooks up to then.
 
 Times are wall-clock epoch seconds from the caller's clock, since every process must agree on
 them; a clock stepped back makes processes wait longer (safe), one stepped forward by more than
@@ -83,6 +87,17 @@ class SlotBook(Protocol):
         ...
 
 
+def host_id() -> str:
+    """Where a pid means one process: the host's name and, on Linux, its PID namespace. Replicas
+    in containers may share a host name (host networking) while each has its own pids, and a
+    live process of another container must never look dead to `pid_alive` here."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}#pid:{namespace}"
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists on this host (signal 0 checks without sending anything)."""
     try:
@@ -143,13 +158,13 @@ class SharedSlots:
         self._database = database
         self._lease = lease_seconds
         self._alive = alive
-        self._host = socket.gethostname()
+        self._host = host_id()
 
     async def take(
         self, realm_id: str, budget: Budget, *, batch: bool, now: float
     ) -> Ticket | float:
         windows = (budget.batch_window_seconds, budget.window_seconds)
-        async with self._database.transaction() as tx:
+        async with self._database.transaction(scope=f"limiter:{realm_id}") as tx:
             await tx.execute(_EXPIRE, (realm_id, now))
             await tx.execute(_LAPSED, (*windows, realm_id, now))
             wait = _wait(await _usage(tx, realm_id), budget, batch=batch, now=now)

@@ -257,12 +257,12 @@ def run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
 async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) -> int:
     import uvicorn
 
-    from qb_mcp.store import open_database
+    from qb_mcp.store import open_store, store_name
     from qb_mcp.webhooks.forward import forwarder_for, shown_url
     from qb_mcp.webhooks.worker import Worker
 
     async with contextlib.AsyncExitStack() as stack:
-        database = await open_database(settings.database_path)
+        database = await open_store(settings)
         stack.push_async_callback(database.close)
         catchup = await _catchup(settings, database, stack)
         forwarder = forwarder_for(settings, database)
@@ -282,7 +282,7 @@ async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.sock
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(
             f"webhook listener at http://{host}:{args.port}{WEBHOOK_PATH} "
-            f"(events in {settings.database_path}; catch-up "
+            f"(events in {store_name(settings)}; catch-up "
             f"{'on' if catchup is not None else 'off'})",
             file=sys.stderr,
             flush=True,

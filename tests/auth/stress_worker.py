@@ -4,7 +4,7 @@
     python -m tests.auth.stress_worker stall --realm R
 
 `call`: `--tasks` tasks call companyinfo through QBOClient until `--until`, sharing one token
-manager over the database in QBO_HOME; prints one JSON line with the tally.
+manager over the store (QBO_HOME's, or QBO_DATABASE_URL's); prints one JSON line with the tally.
 `stall`: forces a refresh whose token request never leaves the process (the transport stops
 before sending it), prints STALLED once the refresh holds the store's write lock, and waits to be
 killed: a process that dies in the middle of a refresh.
@@ -28,7 +28,7 @@ from qb_mcp.auth.wiring import app_credentials, intuit_oauth, oauth_endpoints
 from qb_mcp.config import Settings, configure_logging
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.limiter import Limits, RealmLimiter
-from qb_mcp.store import open_database
+from qb_mcp.store import open_store
 
 
 class StallingTransport(httpx2.AsyncBaseTransport):
@@ -45,7 +45,7 @@ class StallingTransport(httpx2.AsyncBaseTransport):
 
 
 async def call(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
-    database = await open_database(settings.database_path)
+    database = await open_store(settings)
     oauth = intuit_oauth(settings)
     manager = TokenManager(
         database=database,
@@ -78,7 +78,7 @@ async def call(args: argparse.Namespace, settings: Settings) -> dict[str, object
 
 
 async def stall(args: argparse.Namespace, settings: Settings) -> None:
-    database = await open_database(settings.database_path)
+    database = await open_store(settings)
     client_id, client_secret = app_credentials(settings)
     from qb_mcp.auth.intuit import IntuitOAuth
 

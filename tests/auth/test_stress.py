@@ -68,10 +68,26 @@ async def final_row(settings: Settings) -> tuple[connections.ConnectionRow, list
     return row, [tokens.access_token, tokens.refresh_token]
 
 
+async def stored_text(settings: Settings) -> str:
+    """Every column of every connection row, as text: what a dump of the database would hold."""
+    from qb_mcp.store import open_store
+
+    database = await open_store(settings)
+    try:
+        rows = await database.fetchall("SELECT * FROM connections")
+    finally:
+        await database.close()
+    return "\n".join(str(value) for row in rows for value in row)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_processes_share_rotating_tokens_and_survive_a_refresh_killed_midway(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, backend: str, request: pytest.FixtureRequest
 ) -> None:
+    """On PostgreSQL the processes are replicas of one database, each with its own QBO_HOME
+    (nothing but the database between them): the row lock held across the token call, freed
+    by the server when the victim dies, keeps the refreshes single-flight."""
     caplog.set_level(logging.DEBUG)
     emulator = Emulator(
         EmulatorConfig(
@@ -92,6 +108,8 @@ def test_processes_share_rotating_tokens_and_survive_a_refresh_killed_midway(
             # INFO, not DEBUG: 100 tasks at full speed would write gigabytes of DEBUG lines.
             QBO_LOG_LEVEL="INFO",
         )
+        if backend == "postgresql":
+            env["QBO_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         settings = Settings.from_env(env)
         asyncio.run(connect(settings, emulator))
 
@@ -99,8 +117,14 @@ def test_processes_share_rotating_tokens_and_survive_a_refresh_killed_midway(
         until = started + DURATION
         logs = [tmp_path / f"worker-{n}.log" for n in range(PROCESSES + 1)]
         call = ["call", "--until", str(until), "--tasks", str(TASKS), "--base-url", base_url]
-        callers = [worker(env, log, *call) for log in logs[:PROCESSES]]
-        victim = worker(env, logs[-1], "stall")
+
+        def own_home(n: int) -> dict[str, str]:
+            if backend == "sqlite":
+                return env
+            return {**env, "QBO_HOME": str(tmp_path / f"home-{n}")}
+
+        callers = [worker(own_home(n), log, *call) for n, log in enumerate(logs[:PROCESSES])]
+        victim = worker(own_home(PROCESSES), logs[-1], "stall")
         assert victim.stdout is not None
         line = victim.stdout.readline()  # returns once the victim's refresh holds the write lock
         assert line.strip() == "STALLED", logs[-1].read_text()[-2000:]
@@ -127,7 +151,10 @@ def test_processes_share_rotating_tokens_and_survive_a_refresh_killed_midway(
 
     row, known = asyncio.run(final_row(settings))
     assert not row.needs_reauth
-    assert leaks(database_bytes(settings.database_path), known) == []
+    if backend == "sqlite":
+        assert leaks(database_bytes(settings.database_path), known) == []
+    else:
+        assert leaks(asyncio.run(stored_text(settings)), known) == []
     assert leaks(text, known) == []
     bad = [r.getMessage() for r in caplog.records if leaks(r.getMessage(), known)]
     assert bad == []

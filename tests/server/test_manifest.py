@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "QBO_CLIENT_SECRET",
     "QBO_TOKEN_KEYS",
+    "QBO_DATABASE_URL",  # may hold the database password
     "QBO_WEBHOOK_VERIFIER_TOKEN",
     "QBO_EVENTS_FORWARD_SECRET",
 }

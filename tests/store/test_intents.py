@@ -17,6 +17,7 @@ import pytest
 from qb_mcp.errors import ConfigError
 from qb_mcp.store import Database, open_database
 from qb_mcp.store.intents import (
+    AdvisorySections,
     FileSections,
     Intent,
     LocalSections,
@@ -25,6 +26,7 @@ from qb_mcp.store.intents import (
     sections_for,
 )
 from qb_mcp.store.ledger import INTENT_TAG, Ledger, LedgerEntry
+from qb_mcp.store.postgres import PostgresDatabase, open_postgres
 
 pytestmark = pytest.mark.anyio
 
@@ -240,3 +242,151 @@ async def test_a_section_inside_a_section_is_refused(database: Database) -> None
                 pass
     async with sections.hold(intent(2)):  # and the first one was left cleanly
         pass
+
+
+# ---- PostgreSQL: the same sections across replicas (AdvisorySections) --------------------------
+
+
+@pytest.fixture
+async def pg_pair(postgres_url: str) -> AsyncIterator[tuple[PostgresDatabase, PostgresDatabase]]:
+    """Two replicas' stores: two pools on one PostgreSQL database."""
+    first = await open_postgres(postgres_url, pool_size=2)
+    second = await open_postgres(postgres_url, pool_size=2)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_replicas_on_one_postgresql_take_turns(
+    pg_pair: tuple[PostgresDatabase, PostgresDatabase],
+) -> None:
+    first, second = pg_pair
+    assert isinstance(sections_for(first), AdvisorySections)
+    # Two AdvisorySections share no asyncio lock: only the advisory lock keeps them apart.
+    assert await overlap([AdvisorySections(first), AdvisorySections(second)], intent()) == 1
+
+
+async def test_different_intents_run_side_by_side_on_postgresql(
+    pg_pair: tuple[PostgresDatabase, PostgresDatabase],
+) -> None:
+    first, second = pg_pair
+    entered, leave = anyio.Event(), anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(hold_until, AdvisorySections(first), intent(1), entered, leave)
+        await entered.wait()
+        impatient = AdvisorySections(second, wait_limit=0.2)
+        with pytest.raises(SectionBusyError, match="nothing was written by this call"):
+            async with impatient.hold(intent(1)):
+                pass
+        with anyio.fail_after(5):
+            async with AdvisorySections(second).hold(intent(2)):
+                pass
+        leave.set()
+    with anyio.fail_after(5):  # released on leaving, so the other replica gets it now
+        async with AdvisorySections(second).hold(intent(1)):
+            pass
+
+
+PG_HOLDER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from qb_mcp.store.postgres import open_postgres
+    from qb_mcp.store.intents import AdvisorySections, Intent
+
+    async def main() -> None:
+        database = await open_postgres(sys.argv[1], pool_size=1)
+        intent = Intent.of("9341453050298", "record_payment", {"amount": "0.00"})
+        async with AdvisorySections(database).hold(intent):
+            print("HELD", flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+def spawn_pg_holder(url: str) -> subprocess.Popen[str]:
+    """Another replica inside the section of `intent()`, once this returns."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", PG_HOLDER, url], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "HELD"
+    return holder
+
+
+async def test_a_killed_replica_frees_its_section_at_once(postgres_url: str) -> None:
+    holder = spawn_pg_holder(postgres_url)
+    database = await open_postgres(postgres_url, pool_size=2)
+    try:
+        with pytest.raises(SectionBusyError):
+            async with AdvisorySections(database, wait_limit=0.2).hold(intent()):
+                pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        with anyio.fail_after(10):  # no lease: the server dropped the dead connection's lock
+            async with AdvisorySections(database).hold(intent()):
+                pass
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        await database.close()
+
+
+async def test_ledger_rows_inside_a_postgresql_section_carry_its_intent(
+    pg_pair: tuple[PostgresDatabase, PostgresDatabase],
+) -> None:
+    database = pg_pair[0]
+    the_intent = intent()
+    async with sections_for(database).hold(the_intent):
+        await Ledger(database).begin(
+            LedgerEntry(
+                realm_id=REALM,
+                request_id="inside",
+                base_key="inside",
+                generation=0,
+                explicit=False,
+                operation="create",
+                entity="Payment",
+                request_hash="h" * 64,
+                status="pending",
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+        with pytest.raises(RuntimeError, match="already inside"):
+            async with sections_for(database).hold(intent(2)):
+                pass
+    found = await Ledger(database).get(REALM, "inside")
+    assert found is not None and found.intent_key == the_intent.key
+    # Pending rows of the intent are what the next holder settles.
+    async with sections_for(database).hold(the_intent) as section:
+        assert await section.written("Payment") == 1
+
+
+async def test_a_cancelled_holder_releases_its_section_on_postgresql(
+    pg_pair: tuple[PostgresDatabase, PostgresDatabase],
+) -> None:
+    """A client that hangs up mid-write cancels the call: the lock must go with it, not stay
+    on a pooled connection where nobody would ever release it."""
+    first, second = pg_pair
+    entered = anyio.Event()
+
+    async def holder() -> None:
+        async with AdvisorySections(first).hold(intent()):
+            entered.set()
+            await anyio.sleep(60)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(holder)
+        await entered.wait()
+        group.cancel_scope.cancel()
+    with anyio.fail_after(5):
+        async with AdvisorySections(second).hold(intent()):
+            pass
+    with anyio.fail_after(5):  # and the same replica's pooled connection holds nothing either
+        async with AdvisorySections(first).hold(intent()):
+            pass

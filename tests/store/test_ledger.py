@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -40,18 +39,15 @@ def entry(
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
+def database(any_database: Database) -> Database:
+    """Each test on both backends (tests/conftest.py)."""
+    return any_database
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["store", "memory"])
 def ledger(request: pytest.FixtureRequest, database: Database) -> LedgerStore:
     clock = Clock()
-    if request.param == "sqlite":
+    if request.param == "store":
         return Ledger(database, clock=clock)
     return MemoryLedger(clock=clock)
 
