@@ -265,11 +265,13 @@ SCHEMA_FILE = "schemas.json"
 # The one argument every tool that touches QuickBooks takes besides its model's (`run_tool`
 # picks the company with it; the input models never see it).
 COMPANY_ARGUMENT = "company"
-# Published bare: it is repeated in every such tool's schema, and tools/list's budget (28,000
-# bytes for all tools) is paid in every conversation. What it means (a realm id or company
-# name; left out, the only or configured company) is said once, in list_companies' description
-# and the server's instructions. Its length is checked by `Companies.pick`.
-COMPANY_SCHEMA: dict[str, Any] = {"type": "string"}
+# Described in as few words as carry it (it is repeated in every such tool's schema, and
+# tools/list's budget is paid in every conversation); list_companies' description and the
+# server's instructions say the rest. Its length is checked by `Companies.pick`.
+COMPANY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": "realm id or name",
+}
 
 
 @cache
@@ -315,15 +317,20 @@ class ToolSpec:
         return found
 
     def annotations(self) -> ToolAnnotations:
-        """All four hints, always explicit (a missing destructiveHint means true to clients).
-
-        No `title` here: the tool's own `title` says it, and tools/list carries every byte to
-        every assistant (tools/compact.py)."""
+        """The hints, each sent only where it says more than MCP's default (tools/list carries
+        every byte to every assistant). The spec's defaults: readOnlyHint false, destructiveHint
+        true, idempotentHint false, openWorldHint true; destructive and idempotent "meaningful
+        only when readOnlyHint == false". So a read tool says readOnlyHint, and a write says
+        destructiveHint and idempotentHint, always explicitly (true included: a reader should
+        not have to know the default to see that a tool destroys). openWorldHint is sent only
+        when false. No `title` here: the tool's own `title` says it (tools/compact.py)."""
+        open_world = None if self.open_world else False
+        if self.read_only:
+            return ToolAnnotations(read_only_hint=True, open_world_hint=open_world)
         return ToolAnnotations(
-            read_only_hint=self.read_only,
             destructive_hint=self.destructive,
             idempotent_hint=self.idempotent,
-            open_world_hint=self.open_world,
+            open_world_hint=open_world,
         )
 
     def schemas(self) -> dict[str, dict[str, Any]]:

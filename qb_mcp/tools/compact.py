@@ -24,11 +24,12 @@ bounds, item counts, defaults other than null, and every field's description. Dr
 
 Outputs publish the result's fields one level deep: each top-level field with its JSON type
 (`[T, "null"]` where it can be null: clients check structured results against the schema) and
-its enum; a nested object is `{"type": "object"}` (its fields are named in the result itself).
-No `required` (every field is always in the result), no defaults (a result carries every value)
-and no descriptions: what a model must know of a result (a replay flag, paging) is said once, in
-the tool's description; the output models' field descriptions document the Python API
-(`qb_mcp.Books`).
+its enum; a nested object is `{"type": "object"}` and a list of them `{"type": "array"}` (their
+fields are named in the result itself).
+No `required` (every field is always in the result), no defaults or bounds (a result carries
+every value) and no descriptions: what a model must know of a result (a replay flag, paging) is
+said once, in the tool's description; the output models' field descriptions document the Python
+API (`qb_mcp.Books`).
 
 Pure JSON in, JSON out: no pydantic import, so serving `tools/list` from `schemas.json` stays
 light.
@@ -56,6 +57,16 @@ _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_VALUES = ("items", "not", "additionalProperties")
 # Never published (see the module docstring).
 _DROPPED = frozenset({"title", "minLength", "maxLength"})
+# Also not in outputs: a result carries every value, and its bounds are the server's business.
+_OUTPUT_DROPPED = (
+    "default",
+    "required",
+    "description",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
+)
 _NULL = {"type": "null"}
 _REF = "#/$defs/"
 
@@ -93,7 +104,7 @@ def _node(schema: Mapping[str, Any], *, output: bool, model: bool = False) -> di
     ):
         node.pop("additionalProperties")
     if output:
-        for key in ("default", "required", "description"):
+        for key in _OUTPUT_DROPPED:
             node.pop(key, None)
     elif "default" in node and node["default"] is None:
         node.pop("default")
@@ -138,12 +149,20 @@ def _one_level(schema: dict[str, Any]) -> dict[str, Any]:
     `{"type": "object"}`, a reference to anything else (an enum) inlined; no `$defs`."""
     defs: Mapping[str, Any] = schema.get("$defs", {})
     properties = {
-        name: _without_models(field, defs) for name, field in schema.get("properties", {}).items()
+        name: _list_of_objects(_without_models(field, defs))
+        for name, field in schema.get("properties", {}).items()
     }
     shallow = {k: v for k, v in schema.items() if k not in ("$defs", "properties")}
     if properties or "properties" in schema:
         shallow["properties"] = properties
     return shallow
+
+
+def _list_of_objects(field: dict[str, Any]) -> dict[str, Any]:
+    """A list of nested objects as `{"type": "array"}`: the result shows what is in it."""
+    if field.get("items") == {"type": "object"}:
+        return {k: v for k, v in field.items() if k != "items"}
+    return field
 
 
 def _without_models(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:

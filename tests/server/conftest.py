@@ -112,3 +112,22 @@ async def connect_demo_company(
             received_at=time.time(),
             company_name=company_name,
         )
+
+
+# MCP's defaults for the hints a tool leaves out (qb_mcp/tools/base.py, ToolSpec.annotations).
+HINT_DEFAULTS = {
+    "readOnlyHint": False,
+    "destructiveHint": True,
+    "idempotentHint": False,
+    "openWorldHint": True,
+}
+
+
+def effective_hints(annotations: Any) -> dict[str, bool]:
+    """A tool's four hints as a client reads them: what it sent, else MCP's default."""
+    sent = (
+        annotations.model_dump(by_alias=True, exclude_none=True)
+        if hasattr(annotations, "model_dump")
+        else dict(annotations or {})
+    )
+    return {**HINT_DEFAULTS, **sent}

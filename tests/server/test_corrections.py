@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
 from qb_mcp.emulator.app import DEMO_REALM_ID
-from tests.server.conftest import connect, error_text
+from tests.server.conftest import connect, effective_hints, error_text
 
 pytestmark = pytest.mark.anyio
 
@@ -229,7 +229,7 @@ async def test_both_are_destructive_and_idempotent(
         hints = tools[name].annotations
         assert hints is not None
         assert hints.destructive_hint is True and hints.idempotent_hint is True
-        assert hints.read_only_hint is False
+        assert effective_hints(hints)["readOnlyHint"] is False
 
 
 ARGUMENT = st.one_of(

@@ -10,8 +10,7 @@ import pytest
 from qb_mcp.bookkeeping.explain import explain_code, explanation_text
 from qb_mcp.config import Settings
 from qb_mcp.emulator import Emulator
-from qb_mcp.tools.base import COMPANY_ARGUMENT
-from tests.server.conftest import connect
+from tests.server.conftest import connect, effective_hints
 
 pytestmark = pytest.mark.anyio
 
@@ -64,17 +63,19 @@ CONTACT = {
 }
 
 
-async def test_lists_every_tool_with_all_four_annotations_and_an_output_schema(
+async def test_lists_every_tool_with_its_annotations_and_an_output_schema(
     settings: Settings, emulator: Emulator, mode: str
 ) -> None:
     async with connect(settings, emulator, mode) as s:
         tools = (await s.client.list_tools()).tools
     assert {tool.name for tool in tools} == TOOLS
     for tool in tools:
-        hints = tool.annotations.model_dump(by_alias=True, exclude_none=True)  # type: ignore[union-attr]
-        for hint in ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"):
-            assert isinstance(hints.get(hint), bool), (tool.name, hint)
+        assert tool.annotations is not None, tool.name
+        hints = effective_hints(tool.annotations)
         assert hints["readOnlyHint"] is (tool.name not in WRITE_TOOLS), tool.name
+        if not hints["readOnlyHint"]:  # a write says both, whatever the defaults
+            sent = tool.annotations.model_dump(by_alias=True, exclude_none=True)
+            assert {"destructiveHint", "idempotentHint"} <= set(sent), tool.name
         assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
         assert len(tool.description or "") > 150, tool.name
 
@@ -108,10 +109,7 @@ async def test_every_parameter_of_every_tool_is_described(
     async with connect(settings, emulator, mode) as s:
         tools = (await s.client.list_tools()).tools
     missing = [f"{tool.name}: {name}" for tool in tools for name in undescribed(tool.input_schema)]
-    # `company`, on every tool that touches QuickBooks, is described once, by list_companies
-    # (repeated on each it would cost ~600 bytes of the tools/list budget):
-    # tests/server/test_companies.py checks that description.
-    assert [m for m in missing if not m.endswith(f": {COMPANY_ARGUMENT}")] == []
+    assert missing == []
     # The walk sees nested models: upsert_customers' contacts are CustomerContact objects.
     contacts = next(t for t in tools if t.name == "upsert_customers").input_schema
     assert "given_name" in contacts["$defs"]["CustomerContact"]["properties"]
