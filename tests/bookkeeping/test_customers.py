@@ -306,7 +306,7 @@ def test_any_find_input_validates_or_is_refused(fields: dict[str, Any]) -> None:
         model = FindCustomerInput.model_validate(fields)
     except ValidationError:
         return
-    assert model.customer_id or model.name or model.email or model.phone or model.company
+    assert model.customer_id or model.name or model.email or model.phone or model.company_name
 
 
 # ---- races: someone else writes between our read and our write ---------------------------------
