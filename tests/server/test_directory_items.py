@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,21 @@ from tests.server.conftest import TEST_LIMITS, Session
 from tests.server.test_server import connect_demo_company
 
 pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    """The server's clock: moved on to age the index past its few seconds."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 class Recording(httpx2.AsyncBaseTransport):
@@ -50,7 +66,7 @@ class Recording(httpx2.AsyncBaseTransport):
 
 @pytest.fixture
 async def served(
-    settings: Settings, emulator: Emulator
+    settings: Settings, emulator: Emulator, clock: Clock
 ) -> AsyncIterator[tuple[Session, Recording]]:
     connected = dataclasses.replace(
         settings, oauth_base_url="http://emulator", api_base_url="http://emulator"
@@ -59,7 +75,9 @@ async def served(
     await connect_demo_company(
         connected, emulator, transport=httpx2.ASGITransport(app=emulator.app)
     )
-    server = build_server(connected, transport=transport, limiter=RealmLimiter(TEST_LIMITS))
+    server = build_server(
+        connected, transport=transport, limiter=RealmLimiter(TEST_LIMITS), clock=clock
+    )
     async with Client(server) as client:
         session = Session(client, emulator)
         await session.call("find_items", {})  # the index fills (a full read, once)
@@ -157,3 +175,54 @@ async def test_a_new_item_is_looked_up_in_quickbooks_before_it_is_created(
     assert transport.item_reads(before)  # a stale index must not make a second item
     again = await s.call("upsert_item", {"name": "Pruning", "type": "service", "price": "40"})
     assert (again["outcome"], again["item"]["id"]) == ("unchanged", made["item"]["id"])
+
+
+async def test_find_customer_by_crm_id_looks_through_every_customer_in_the_index(
+    served: tuple[Session, Recording],
+) -> None:
+    s, transport = served
+    made = await s.call(
+        "upsert_customers",
+        {
+            "contacts": json.dumps(
+                [
+                    {
+                        "crm_id": "0031x00000AbC",
+                        "display_name": "Rosa Diaz",
+                        "email": "r@d.example",
+                    },
+                    {"crm_id": "0031x00000AbCD", "display_name": "Rosa Diaz Two"},
+                ]
+            )
+        },
+    )
+    first = made["outcomes"][0]["customer_id"]
+    before = len(transport.sent)
+    found = await s.call("find_customer", {"crm_id": "0031x00000AbC"})
+    assert [(m["id"], m["crm_id"], m["reasons"]) for m in found["matches"]] == [
+        (first, "0031x00000AbC", ["CRM id matches"])
+    ]  # exact: not the id that merely starts with it
+    assert len(transport.sent) - before <= 1  # the index's CDC at most
+    assert (await s.call("find_customer", {"crm_id": "nobody-has-this"}))["matches"] == []
+
+
+async def test_a_crm_id_set_in_quickbooks_itself_is_found(
+    served: tuple[Session, Recording], clock: Clock
+) -> None:
+    s, _ = served
+    amy = (await s.call("find_customer", {"name": "Amy's Bird Sanctuary"}))["matches"][0]
+    stored = s.emulator.backend.read(DEMO_REALM_ID, "Customer", amy["id"])["Customer"]
+    s.emulator.backend.write(  # someone pastes the marker into Notes in QuickBooks
+        DEMO_REALM_ID,
+        "Customer",
+        {"Id": amy["id"], "SyncToken": stored["SyncToken"], "sparse": True, "Notes": "[crm:A-1]"},
+    )
+    clock.offset += 10  # older than the index's age: the next lookup asks CDC first
+    found = await s.call("find_customer", {"crm_id": "A-1"})
+    assert [m["id"] for m in found["matches"]] == [amy["id"]]
+
+
+async def test_a_malformed_crm_id_is_refused(served: tuple[Session, Recording]) -> None:
+    s, _ = served
+    message = await s.fail("find_customer", {"crm_id": "has space"})
+    assert "crm_id" in message
