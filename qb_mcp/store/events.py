@@ -328,23 +328,17 @@ async def claim(database: Database, *, now: float, lease: float, limit: int) -> 
 
     Due: pending, or failed with its retry time reached; not leased by a live worker. A worker
     that dies loses its lease after `lease` seconds and the events are handed out again (at least
-    once).
+    once). One statement, atomic on its own: a transaction (four trips to aiosqlite's thread,
+    holding the write lock throughout) kept the listener's deliveries waiting under load.
     """
-    async with database.transaction() as tx:
-        records = await tx.fetchall(
-            f"SELECT {_COLUMNS} FROM webhook_events "  # noqa: S608
-            "WHERE status IN ('pending', 'failed') AND next_attempt_at <= ? AND lease_until <= ? "
-            "ORDER BY seq LIMIT ?",
-            (now, now, limit),
-        )
-        if records:
-            seqs = [int(record["seq"]) for record in records]
-            marks = ",".join("?" * len(seqs))
-            await tx.execute(
-                f"UPDATE webhook_events SET lease_until = ? WHERE seq IN ({marks})",  # noqa: S608
-                (now + lease, *seqs),
-            )
-    return [_row(record) for record in records]
+    records = await database.fetchall(
+        f"UPDATE webhook_events SET lease_until = ? WHERE seq IN (SELECT seq FROM "  # noqa: S608
+        "webhook_events WHERE status IN ('pending', 'failed') AND next_attempt_at <= ? "
+        f"AND lease_until <= ? ORDER BY seq LIMIT ?) RETURNING {_COLUMNS}",
+        (now + lease, now, now, limit),
+    )
+    # RETURNING gives no order; the events are handed out in the order they were stored.
+    return sorted((_row(record) for record in records), key=lambda event: event.seq)
 
 
 async def mark_done(database: Database, seqs: Sequence[int], *, now: float) -> None:

@@ -205,3 +205,15 @@ async def test_a_bad_delivery_among_duplicates_fails_alone(database: Database) -
     assert isinstance(results[1], Exception)
     assert [(len(r.stored), r.duplicates) for r in (results[0], results[2])] == [(0, 1), (1, 0)]
     assert await store.count(database) == 2
+
+
+async def test_a_claim_leases_the_oldest_due_events_in_order(database: Database) -> None:
+    for n in range(5):
+        await store.store_events(database, [event(entity_id=str(n))], now=1.0)
+    first = await store.claim(database, now=10.0, lease=60.0, limit=3)
+    assert [e.entity_id for e in first] == ["0", "1", "2"]
+    rest = await store.claim(database, now=10.0, lease=60.0, limit=10)
+    assert [e.entity_id for e in rest] == ["3", "4"]  # the leased ones are hidden
+    assert await store.claim(database, now=20.0, lease=60.0, limit=10) == []
+    again = await store.claim(database, now=71.0, lease=60.0, limit=10)  # leases lapsed
+    assert [e.entity_id for e in again] == ["0", "1", "2", "3", "4"]
