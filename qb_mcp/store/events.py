@@ -329,13 +329,17 @@ async def claim(database: Database, *, now: float, lease: float, limit: int) -> 
     Due: pending, or failed with its retry time reached; not leased by a live worker. A worker
     that dies loses its lease after `lease` seconds and the events are handed out again (at least
     once). One statement, atomic on its own: a transaction (four trips to aiosqlite's thread,
-    holding the write lock throughout) kept the listener's deliveries waiting under load.
+    holding the write lock throughout) kept the listener's deliveries waiting under load. The
+    lease is tested again outside the subquery: where two workers' statements can overlap
+    (PostgreSQL, READ COMMITTED), the later one re-reads a row the other just leased, finds the
+    lease taken and leaves the row to it.
     """
     records = await database.fetchall(
         f"UPDATE webhook_events SET lease_until = ? WHERE seq IN (SELECT seq FROM "  # noqa: S608
         "webhook_events WHERE status IN ('pending', 'failed') AND next_attempt_at <= ? "
-        f"AND lease_until <= ? ORDER BY seq LIMIT ?) RETURNING {_COLUMNS}",
-        (now + lease, now, now, limit),
+        "AND lease_until <= ? ORDER BY seq LIMIT ?) AND lease_until <= ? "
+        f"RETURNING {_COLUMNS}",
+        (now + lease, now, now, limit, now),
     )
     # RETURNING gives no order; the events are handed out in the order they were stored.
     return sorted((_row(record) for record in records), key=lambda event: event.seq)
