@@ -23,7 +23,7 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -34,6 +34,9 @@ from qb_mcp.qbo import wire
 from qb_mcp.qbo.client import QBOClient
 from qb_mcp.qbo.query import Query
 from qb_mcp.quoting import quoted
+
+if TYPE_CHECKING:
+    from qb_mcp.bookkeeping.directory import Directory
 
 # How many candidates an ambiguity error lists.
 MAX_LISTED = 8
@@ -486,15 +489,34 @@ def _like_words(value: str) -> list[str]:
 
 
 async def resolve_item(
-    client: QBOClient, *, item_id: str | None, item_name: str | None
+    client: QBOClient,
+    *,
+    item_id: str | None,
+    item_name: str | None,
+    directory: Directory | None = None,
 ) -> dict[str, Any]:
-    """The one active item meant by an id or a name; refusals name candidates."""
-    if item_id is not None:
-        item = await get_or_none(client, "Item", item_id)
-        if item is None:
+    """The one active item meant by an id or a name; refusals name candidates.
+
+    With the company's `directory` (the local index, brought up to date by the caller), an item
+    it knows costs no request; one it does not know is looked up in QuickBooks as before, so a
+    refusal never rests on the index alone.
+    """
+    known: dict[str, Any] | None = None
+    if directory is not None:
+        known = (
+            directory.item(item_id)
+            if item_id is not None
+            else directory.active_item_named(item_name or "")
+        )
+    if known is not None:
+        item = known
+    elif item_id is not None:
+        read = await get_or_none(client, "Item", item_id)
+        if read is None:
             raise InvalidArgumentError(
                 f"there is no item with id {item_id}; call find_items to look it up"
             )
+        item = read
     else:
         assert item_name is not None
         response = await client.query(Query.select("Item").where("Name", "=", item_name).limit(5))

@@ -161,12 +161,15 @@ class FindCustomerInput(InputModel):
     company_name: Line1 | None = Field(
         default=None, max_length=500, description="the customer's company name or part"
     )
+    crm_id: str | None = Field(
+        default=None, pattern=_CRM_ID, description="the CRM id given to upsert_customer(s)"
+    )
     include_inactive: bool = Field(default=True, description="inactive customers too")
     limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="most matches returned")
 
     @model_validator(mode="after")
     def _one_field(self) -> FindCustomerInput:
-        if self.customer_id is None:
+        if self.customer_id is None and self.crm_id is None:
             # The matcher's own checks (at least one field, 7+ phone digits, an @ in an email).
             self.search()
         return self
@@ -222,6 +225,8 @@ async def find_customer(
             else []
         )
         return FindCustomerResult(matches=matches, searched=f"read customer {params.customer_id}")
+    if params.crm_id is not None:
+        return await _find_crm_id(client, params, params.crm_id, directory)
     search = params.search()
     if directory is not None:
         return await _find_in(directory, search, params)
@@ -277,6 +282,46 @@ async def find_customer(
         ],
         searched="; ".join(how),
     )
+
+
+async def _find_crm_id(
+    client: QBOClient, params: FindCustomerInput, crm_id: str, directory: Directory | None
+) -> FindCustomerResult:
+    """The customers whose Notes carry `[crm:crm_id]` (upsert_customer's marker): every customer
+    in the local index, or, without one, a bounded read (QuickBooks cannot filter by Notes)."""
+    if directory is not None:
+        await directory.fresh()
+        rows, known = directory.customers(), directory.freshness()
+        how = f"CRM ids of every customer ({known.customers}) in the local index"
+    else:
+        rows, complete = await _scan(client, PHONE_SCAN)
+        how = "CRM ids of " + (
+            "every customer"
+            if complete
+            else f"the first {PHONE_SCAN} active and inactive customers"
+        )
+    marker = f"[crm:{crm_id}]"
+    found = [
+        c
+        for c in rows
+        # The substring test first: a scan of a large company in C, the exact rule after it.
+        if marker in str(c.get("Notes") or "")
+        and crm_id_of(c) == crm_id
+        and (params.include_inactive or c.get("Active") is not False)
+    ]
+    found.sort(key=lambda c: (c.get("Active") is False, _id_order(c)))
+    return FindCustomerResult(
+        matches=[
+            CustomerMatchView(**_view_fields(c), score=100, reasons=["CRM id matches"])
+            for c in found[: params.limit]
+        ],
+        searched=how,
+    )
+
+
+def _id_order(customer: Mapping[str, Any]) -> tuple[int, str]:
+    entity_id = str(customer.get("Id", ""))
+    return (len(entity_id), entity_id)
 
 
 async def _find_in(

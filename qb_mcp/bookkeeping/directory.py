@@ -198,6 +198,16 @@ class Directory:
         """Every item, active and inactive."""
         return list(self._objects["Item"].values())
 
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """The item with this Id, active or inactive; None when the index has none."""
+        return self._objects["Item"].get(item_id)
+
+    def active_item_named(self, name: str) -> dict[str, Any] | None:
+        """The one active item named `name` as QuickBooks compares names; None if none is."""
+        items = self._objects["Item"]
+        found = [str(i.get("Id")) for i in items_named(items.values(), name) if _active(i)]
+        return items[found[0]] if len(found) == 1 else None
+
     def customer_candidates(self, search: matching.CustomerSearch) -> list[dict[str, Any]]:
         """Every customer that could match `search` (rank them with `rank_customers`)."""
         customers = self._objects["Customer"]
@@ -279,6 +289,10 @@ class Directory:
         self._objects[entity][entity_id] = obj
         if entity == "Customer":
             self._changed.add(entity_id)
+
+
+def _active(obj: Mapping[str, Any]) -> bool:
+    return obj.get("Active") is not False
 
 
 def _utc(epoch: float) -> datetime:

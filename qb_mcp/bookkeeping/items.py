@@ -31,6 +31,7 @@ from qb_mcp.bookkeeping.common import (
     ref_value,
     text,
 )
+from qb_mcp.bookkeeping.directory import Directory, items_named
 from qb_mcp.bookkeeping.reads import ItemView, item_view
 from qb_mcp.errors import InvalidArgumentError
 from qb_mcp.qbo.client import QBOClient
@@ -65,22 +66,44 @@ class UpsertItemResult(BaseModel):
 
 
 async def upsert_item(
-    client: QBOClient, params: UpsertItemInput, *, sections: IntentSections | None = None
+    client: QBOClient,
+    params: UpsertItemInput,
+    *,
+    sections: IntentSections | None = None,
+    directory: Directory | None = None,
 ) -> UpsertItemResult:
-    """Find the item by name and bring it up to date, or create it."""
+    """Find the item by name and bring it up to date, or create it.
+
+    With the company's `directory` (the local index), an item it knows is found there after at
+    most one CDC request; a name it does not know is asked of QuickBooks before a create, so a
+    stale index never makes a second item. What is written is noted in it.
+    """
     intent = Intent.of(
         client.realm_id, "upsert_item", params.model_dump(mode="json"), group="items"
     )
     async with (sections or sections_for(None)).hold(intent):
-        return await _upsert(client, params)
+        result, written = await _upsert(client, params, directory)
+        if directory is not None and written is not None:
+            await directory.remember("Item", [written])
+        return result
 
 
-async def _upsert(client: QBOClient, params: UpsertItemInput) -> UpsertItemResult:
+async def _upsert(
+    client: QBOClient, params: UpsertItemInput, directory: Directory | None
+) -> tuple[UpsertItemResult, dict[str, Any] | None]:
     wanted_type = _WIRE_TYPE[params.type]
     account = (
         await _income_account(client, params.income_account) if params.income_account else None
     )
-    existing = await _item_named(client, params.name)
+    existing: dict[str, Any] | None = None
+    if directory is not None:
+        await directory.fresh()
+        named = items_named(directory.items(), params.name)
+        # An active item first, as QuickBooks' own lookup below finds it.
+        named.sort(key=lambda i: i.get("Active") is False)
+        existing = dict(named[0]) if named else None
+    if existing is None:
+        existing = await _item_named(client, params.name)
     if existing is None:
         body: dict[str, Any] = {"Name": params.name.strip(), "Type": wanted_type}
         if params.price is not None:
@@ -90,7 +113,7 @@ async def _upsert(client: QBOClient, params: UpsertItemInput) -> UpsertItemResul
         if account is not None:
             body["IncomeAccountRef"] = {"value": str(account["Id"])}
         created = await client.create("Item", body)
-        return _result("created", created, [])
+        return _result("created", created, []), created
     label = f"item {existing.get('Id')} {quoted(str(existing.get('Name', '')))}"
     if existing.get("Type") != wanted_type:
         raise InvalidArgumentError(
@@ -107,9 +130,9 @@ async def _upsert(client: QBOClient, params: UpsertItemInput) -> UpsertItemResul
     if account is not None and ref_value(existing, "IncomeAccountRef") != str(account["Id"]):
         changes["IncomeAccountRef"] = {"value": str(account["Id"])}
     if not changes:
-        return _result("unchanged", existing, [])
+        return _result("unchanged", existing, []), None
     updated = await client.update("Item", str(existing["Id"]), changes, expected=existing)
-    return _result("updated", updated, sorted(changes))
+    return _result("updated", updated, sorted(changes)), updated
 
 
 def _price_of(item: Mapping[str, Any]) -> Decimal | None:

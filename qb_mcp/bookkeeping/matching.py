@@ -78,6 +78,7 @@ _FOLD = str.maketrans(
 _NOT_WORD = re.compile(r"[\W_]+")
 _EXTENSION = re.compile(r"(?i)(?:\bext(?:ension)?\.?|\bx\b|x(?=\s*\d)|#)\s*:?\s*(\d{1,8})\s*$")
 _EMAIL_IN_ANGLES = re.compile(r"<([^<>]*)>")
+_NOT_DIGIT = re.compile(r"[^0-9]+")  # ASCII digits only: other scripts' digits are not dialled
 
 
 # --- normalising --------------------------------------------------------------------------------
@@ -88,6 +89,14 @@ def normalise_name(value: str | None) -> str:
     if not value:
         return ""
     text = str(value)
+    if text.isascii():
+        # The same result without the Unicode passes (no accents to drop, casefold is lower),
+        # which cost most of a 20,000-customer sync's matching.
+        return _NOT_WORD.sub(" ", text.translate(_FOLD).lower()).strip()
+    return _fold_unicode(text)
+
+
+def _fold_unicode(text: str) -> str:
     # Twice: casefolding can produce combining marks (İ -> i + dot above), and NFKD can produce
     # letters that casefold further (mathematical bold 𝐀 -> A).
     for _ in range(2):
@@ -123,7 +132,8 @@ def normalise_phone(value: str | None) -> Phone | None:
     """A phone number split into comparable digits and extension; None if it has no digits."""
     if not value:
         return None
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = str(value)
+    text = (text if text.isascii() else unicodedata.normalize("NFKC", text)).strip()
     extension = ""
     found = _EXTENSION.search(text)
     if found:
@@ -131,7 +141,7 @@ def normalise_phone(value: str | None) -> Phone | None:
         text = text[: found.start()]
     stripped = text.strip()
     international = stripped.startswith("+")
-    digits = "".join(c for c in stripped if c.isdigit() and c.isascii())
+    digits = _NOT_DIGIT.sub("", stripped)
     if not international and digits.startswith("00"):
         international = True
         digits = digits[2:]

@@ -51,6 +51,7 @@ from qb_mcp.bookkeeping.common import (
     text,
 )
 from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.directory import Directory
 from qb_mcp.bookkeeping.sales import MAX_LINES, EstimateLineInput, sales_line_bodies
 from qb_mcp.bookkeeping.terms import payment_method
 from qb_mcp.errors import InvalidArgumentError
@@ -114,23 +115,29 @@ async def create_sales_receipt(
     *,
     today: date | None = None,
     sections: IntentSections | None = None,
+    directory: Directory | None = None,
 ) -> SalesReceiptView:
-    """Record a paid sale once; every reference is resolved before anything is written."""
+    """Record a paid sale once; every reference is resolved before anything is written (items
+    from the company's `directory` when given)."""
     txn_date = params.txn_date or today or company_today()
     basis = {**params.model_dump(mode="json"), "txn_date": txn_date.isoformat()}
     intent = Intent.of(client.realm_id, "create_sales_receipt", basis, group="sales_receipts")
     async with (sections or sections_for(None)).hold(intent) as section:
-        return await _create(client, params, txn_date, section)
+        return await _create(client, params, txn_date, section, directory)
 
 
 async def _create(
-    client: QBOClient, params: CreateSalesReceiptInput, txn_date: date, section: Section
+    client: QBOClient,
+    params: CreateSalesReceiptInput,
+    txn_date: date,
+    section: Section,
+    directory: Directory | None,
 ) -> SalesReceiptView:
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
     customer_id = str(customer["Id"])
-    lines = await sales_line_bodies(client, params.lines)
+    lines = await sales_line_bodies(client, params.lines, directory=directory)
     method = await payment_method(client, params.method) if params.method else None
     account = (
         await deposit_account(client, params.deposit_account) if params.deposit_account else None

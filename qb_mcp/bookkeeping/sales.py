@@ -78,6 +78,7 @@ from qb_mcp.bookkeeping.common import (
     transaction_label,
 )
 from qb_mcp.bookkeeping.days import company_today
+from qb_mcp.bookkeeping.directory import Directory
 from qb_mcp.bookkeeping.terms import customer_terms
 from qb_mcp.errors import InvalidArgumentError, QbMcpError
 from qb_mcp.qbo.client import QBOClient
@@ -169,15 +170,20 @@ def estimate_view(estimate: Mapping[str, Any]) -> EstimateView:
 
 
 async def sales_line_bodies(
-    client: QBOClient, lines: list[EstimateLineInput]
+    client: QBOClient, lines: list[EstimateLineInput], *, directory: Directory | None = None
 ) -> list[dict[str, Any]]:
     """QuickBooks' SalesItemLineDetail lines for `lines` (an estimate's or a sales receipt's):
     items resolved, prices defaulted from the item, Amount = Qty x UnitPrice as QuickBooks
-    checks it (6070)."""
+    checks it (6070). With the company's `directory`, items are resolved from it after at most
+    one CDC request for all the lines."""
+    if directory is not None:
+        await directory.fresh()
     bodies: list[dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         try:
-            item = await resolve_item(client, item_id=line.item_id, item_name=line.item_name)
+            item = await resolve_item(
+                client, item_id=line.item_id, item_name=line.item_name, directory=directory
+            )
         except InvalidArgumentError as error:
             raise InvalidArgumentError(f"line {number}: {error}") from None
         price = line.unit_price
@@ -211,8 +217,10 @@ async def create_estimate(
     *,
     today: date | None = None,
     sections: IntentSections | None = None,
+    directory: Directory | None = None,
 ) -> EstimateView:
-    """Create an estimate; every reference is resolved before anything is written."""
+    """Create an estimate; every reference is resolved before anything is written (items from
+    the company's `directory` when given)."""
     txn_date = params.txn_date or today or company_today()
     if params.expiration_date and params.expiration_date < txn_date:
         raise InvalidArgumentError(
@@ -228,16 +236,16 @@ async def create_estimate(
     )
     intent = Intent.of(client.realm_id, "create_estimate", basis)
     async with (sections or sections_for(None)).hold(intent):
-        return await _create_estimate(client, params, txn_date)
+        return await _create_estimate(client, params, txn_date, directory)
 
 
 async def _create_estimate(
-    client: QBOClient, params: CreateEstimateInput, txn_date: date
+    client: QBOClient, params: CreateEstimateInput, txn_date: date, directory: Directory | None
 ) -> EstimateView:
     customer = await resolve_customer(
         client, customer_id=params.customer_id, customer_name=params.customer_name
     )
-    lines = await sales_line_bodies(client, params.lines)
+    lines = await sales_line_bodies(client, params.lines, directory=directory)
     estimate: dict[str, Any] = {
         "CustomerRef": {"value": str(customer["Id"])},
         "TxnDate": txn_date.isoformat(),

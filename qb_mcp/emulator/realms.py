@@ -221,8 +221,9 @@ class Tx:
             before = self.committed(entity, entity_id)
             obj["SyncToken"] = str(int(before["SyncToken"]) + 1) if before is not None else "0"
             meta = dict(obj.get("MetaData") or {})
-            meta.setdefault("CreateTime", meta_time(self.now))
-            meta["LastUpdatedTime"] = meta_time(self.now)
+            when = meta_time(self.now)
+            meta.setdefault("CreateTime", when)
+            meta["LastUpdatedTime"] = when
             obj["MetaData"] = meta
         self.events.append((entity, entity_id, op))
         return True

@@ -10,11 +10,14 @@ import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from qb_mcp.emulator.faults import QBOFault
 
-_encode_string = json.JSONEncoder(ensure_ascii=False).encode
+# The C writer `JSONEncoder(ensure_ascii=False).encode` ends in for a str, called directly: the
+# encoder's Python wrapper around it was a third of a large batch answer's time.
+_encode_string = encode_basestring
 
 
 def dumps(value: Any) -> bytes:
@@ -25,8 +28,11 @@ def dumps(value: Any) -> bytes:
 
 
 def _write(value: Any, out: list[str]) -> None:
-    # Checked in this order because bool is an int and Decimal is not a float.
-    if value is None:
+    # Checked in this order because bool is an int and Decimal is not a float; strings first,
+    # as most of any answer.
+    if type(value) is str:
+        out.append(_encode_string(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")

@@ -68,6 +68,7 @@ from qb_mcp.qbo.idempotency import (
     check_key,
     derive_key,
     generation_key,
+    key_of_hash,
     normalise,
     request_hash,
 )
@@ -567,12 +568,14 @@ class QBOClient:
         if content is None:
             content = wire.encode(body)
         explicit = idempotency_key is not None
-        base_key = (
-            check_key(idempotency_key)
-            if idempotency_key is not None
-            else derive_key(self.realm_id, operation, entity, body)
-        )
-        intent = request_hash(self.realm_id, operation, entity, _without_token(body))
+        unsigned = _without_token(body)
+        intent = request_hash(self.realm_id, operation, entity, unsigned)
+        if idempotency_key is not None:
+            base_key = check_key(idempotency_key)
+        elif len(unsigned) == len(body):
+            base_key = key_of_hash(intent)  # no SyncToken (a batch, a create): the same hash
+        else:
+            base_key = derive_key(self.realm_id, operation, entity, body)
         now = self._clock()
         latest = await self._ledger.latest(self.realm_id, base_key)
         generation = 0
@@ -760,18 +763,21 @@ def prepare_body(body: Mapping[str, Any], *, what: str) -> dict[str, Any]:
     if not isinstance(body, Mapping):
         raise InvalidArgumentError(f"{what} must be a mapping of QuickBooks fields")
     checked = _check_value(body, what)
-    wire.encode(checked)  # refuses floats and non-JSON values, naming the field
     assert isinstance(checked, dict)
     return checked
 
 
 def _check_value(value: Any, where: str, key: str | None = None) -> Any:
+    # One walk checks what `wire.encode` will later be asked to send (floats, non-JSON values)
+    # and makes the amounts Decimal: encoding each body here as well doubled a sync's JSON work.
     if isinstance(value, Mapping):
-        return {
-            k: _check_value(v, f"{where}.{k}", k if isinstance(k, str) else None)
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
+        checked: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidArgumentError(f"{where}: object keys must be strings, got {k!r}")
+            checked[k] = _check_value(v, f"{where}.{k}", k)
+        return checked
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
         return [_check_value(item, f"{where}[{index}]", key) for index, item in enumerate(value)]
     if key in AMOUNT_FIELDS and value is not None:
         return money.parse_amount(value, field=where)
@@ -779,6 +785,7 @@ def _check_value(value: Any, where: str, key: str | None = None) -> Any:
         return money.parse_quantity(value, field=where)
     if key in PRICE_FIELDS and value is not None:
         return money.parse_quantity(value, field=where, allow_negative=True)
+    wire.check_scalar(value, where)
     return value
 
 

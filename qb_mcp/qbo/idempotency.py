@@ -49,7 +49,12 @@ def request_hash(realm_id: str, operation: str, entity: str, body: Any) -> str:
 
 def derive_key(realm_id: str, operation: str, entity: str, body: Any) -> str:
     """The `requestid` of a write the caller gave no key for (UUID-shaped, 36 characters)."""
-    return str(uuid.uuid5(NAMESPACE, request_hash(realm_id, operation, entity, body)))
+    return key_of_hash(request_hash(realm_id, operation, entity, body))
+
+
+def key_of_hash(hashed: str) -> str:
+    """`derive_key` from a `request_hash` already computed for the same body."""
+    return str(uuid.uuid5(NAMESPACE, hashed))
 
 
 def generation_key(key: str, generation: int) -> str:
@@ -77,7 +82,10 @@ def check_key(key: str) -> str:
 
 
 def _normalise(value: Any, parts: list[str]) -> None:
-    if value is None:
+    # Strings first: they are most of any body.
+    if isinstance(value, str):
+        parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    elif value is None:
         parts.append("null")
     elif isinstance(value, bool):
         parts.append("true" if value else "false")
@@ -89,8 +97,6 @@ def _normalise(value: Any, parts: list[str]) -> None:
         raise InvalidArgumentError(
             f"{value!r} is a float; give money and quantities as Decimal or str"
         )
-    elif isinstance(value, str):
-        parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
     elif isinstance(value, Mapping):
         parts.append("{")
         for index, key in enumerate(sorted(value, key=str)):

@@ -23,7 +23,15 @@ async def upsert_item(
     from qb_mcp.bookkeeping import items
     from qb_mcp.store.intents import sections_for
 
-    return await items.upsert_item(await state.qbo(), args, sections=sections_for(state.database))
+    try:
+        return await items.upsert_item(
+            await state.qbo(),
+            args,
+            sections=sections_for(state.database),
+            directory=await state.directory(),
+        )
+    finally:
+        state.directory_changed("Item")
 
 
 def _item_id(result: UpsertItemResult) -> Mapping[str, str | None]:

@@ -29,6 +29,7 @@ async def create_sales_receipt(
         args,
         today=company_today(state.clock()),
         sections=sections_for(state.database),
+        directory=await state.directory(),
     )
 
 

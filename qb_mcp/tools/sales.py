@@ -34,6 +34,7 @@ async def create_estimate(
         args,
         today=company_today(state.clock()),
         sections=sections_for(state.database),
+        directory=await state.directory(),
     )
 
 

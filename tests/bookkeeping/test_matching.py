@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from qb_mcp.bookkeeping.matching import (
     CustomerSearch,
     Phone,
+    _fold_unicode,
     display_name_matches,
     email_matches,
     normalise_email,
@@ -346,6 +347,18 @@ def test_normalise_name_is_idempotent_and_plain(text: str) -> None:
     assert once == once.strip() and "  " not in once
     assert not any(unicodedata.combining(c) for c in once)
     assert once == once.casefold()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_names_fold_as_the_unicode_path_folds_them(text: str) -> None:
+    # normalise_name skips the Unicode passes for ASCII text (a sync's matching speed).
+    assert normalise_name(text) == (_fold_unicode(text) if text else "")
+
+
+@given(st.text(max_size=40))
+def test_phone_digits_are_ascii_digits_only(text: str) -> None:
+    phone = normalise_phone(text)
+    assert phone is None or (phone.digits.isascii() and phone.digits.isdigit())
 
 
 @given(st.text(max_size=80))

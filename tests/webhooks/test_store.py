@@ -179,3 +179,47 @@ async def test_one_bad_delivery_in_a_group_fails_alone(database: Database) -> No
     results = await asyncio.gather(*good, bad, return_exceptions=True)
     assert [isinstance(r, Exception) for r in results] == [False] * 5 + [True]
     assert await store.count(database) == 5
+
+
+async def test_duplicates_arriving_together_are_settled_in_one_transaction(
+    database: Database,
+) -> None:
+    await store.store_events(database, [event("cdc", entity_id="7", operation="Update")], now=1.0)
+    for n in range(10):
+        await store.store_events(database, [event(entity_id=str(n))], now=1.0)
+    statements: list[str] = []
+    await database._connection.set_trace_callback(statements.append)
+    writer = store.EventWriter(database)
+    late = event("legacy", entity_id="7", operation="Void")  # confirms the CDC row (rule 4)
+    again = [event(entity_id=str(n)) for n in range(10)]
+    results = await asyncio.gather(*(writer.store([e], now=2.0) for e in [*again, late]))
+    await database._connection.set_trace_callback(None)
+    assert [(len(r.stored), r.duplicates) for r in results] == [(0, 1)] * 11
+    assert sum(s.startswith("BEGIN") for s in statements) == 1
+    assert ("7", "Void", "cdc", "legacy") in await rows(database)
+
+
+async def test_a_bad_delivery_among_duplicates_fails_alone(database: Database) -> None:
+    await store.store_events(database, [event(entity_id="1")], now=1.0)
+    writer = store.EventWriter(database)
+    results = await asyncio.gather(
+        writer.store([event(entity_id="1")], now=2.0),
+        writer.store([event(source="smoke-signal", entity_id="99")], now=2.0),
+        writer.store([event(entity_id="2", operation="Update")], now=2.0),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], Exception)
+    assert [(len(r.stored), r.duplicates) for r in (results[0], results[2])] == [(0, 1), (1, 0)]
+    assert await store.count(database) == 2
+
+
+async def test_a_claim_leases_the_oldest_due_events_in_order(database: Database) -> None:
+    for n in range(5):
+        await store.store_events(database, [event(entity_id=str(n))], now=1.0)
+    first = await store.claim(database, now=10.0, lease=60.0, limit=3)
+    assert [e.entity_id for e in first] == ["0", "1", "2"]
+    rest = await store.claim(database, now=10.0, lease=60.0, limit=10)
+    assert [e.entity_id for e in rest] == ["3", "4"]  # the leased ones are hidden
+    assert await store.claim(database, now=20.0, lease=60.0, limit=10) == []
+    again = await store.claim(database, now=71.0, lease=60.0, limit=10)  # leases lapsed
+    assert [e.entity_id for e in again] == ["0", "1", "2", "3", "4"]
