@@ -160,13 +160,21 @@ IdempotencyKeyIn = Annotated[
 
 
 # Parameter descriptions several tools share, written once. tools/list carries every tool's,
-# so each is as short as it can be and says what a model needs (tools/compact.py).
+# so each is as short as it can be and says only what the parameter's name does not
+# (tools/compact.py).
 CUSTOMER_ID = "from find_customer"
-CUSTOMER_NAME = "exact display name, if no customer_id"
+CUSTOMER_NAME = "exact name"
 ITEM_ID = "from find_items"
-TODAY = "default: today (US Pacific)"
-DOC_NUMBER = "its number, if no id"
-IDEMPOTENCY_KEY = "distinct keys make identical calls separate records"
+TODAY = "default today (US Pacific)"
+ITS_ID = "its Id"
+DOC_NUMBER = "if no id"
+TXN_DOC_NUMBER = "or a payment's reference"
+NEXT_NUMBER = "default: next number"
+CUSTOMER_MEMO = "customer message"
+METHOD = "e.g. Cash, Check"
+BANK_ACCOUNT = "bank account name or id"
+# Identical calls make one record (the tools say "Safe to retry"); a new key, a second one.
+IDEMPOTENCY_KEY = "vary for a true duplicate"
 
 
 class InputModel(BaseModel):

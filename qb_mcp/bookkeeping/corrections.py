@@ -35,7 +35,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
-    DOC_NUMBER,
+    ITS_ID,
+    TXN_DOC_NUMBER,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -71,10 +72,8 @@ ENTITY: dict[str, str] = {
 
 
 class _Target(InputModel):
-    id: IdIn | None = Field(default=None, description="its Id")
-    doc_number: DocNumberIn | None = Field(
-        default=None, description=f"{DOC_NUMBER} (a payment's reference)"
-    )
+    id: IdIn | None = Field(default=None, description=ITS_ID)
+    doc_number: DocNumberIn | None = Field(default=None, description=TXN_DOC_NUMBER)
 
     @model_validator(mode="after")
     def _one(self) -> _Target:
@@ -86,7 +85,7 @@ class VoidTransactionInput(_Target):
     """Which transaction to void, and why."""
 
     kind: VoidKind = Field(description="its kind")
-    reason: Line1 | None = Field(default=None, max_length=200, description="kept in the memo")
+    reason: Line1 | None = Field(default=None, max_length=200, description="added to the memo")
 
 
 class DeleteTransactionInput(_Target):

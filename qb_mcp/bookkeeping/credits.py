@@ -24,6 +24,14 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    BANK_ACCOUNT,
+    CUSTOMER_ID,
+    CUSTOMER_MEMO,
+    CUSTOMER_NAME,
+    IDEMPOTENCY_KEY,
+    METHOD,
+    NEXT_NUMBER,
+    TODAY,
     DateIn,
     DocNumberIn,
     IdempotencyKeyIn,
@@ -58,24 +66,22 @@ REFUND_MARKER = "[qb-mcp:refund:"
 class _CustomerLines(InputModel):
     """Who, what and when: what a credit memo and a refund share."""
 
-    customer_id: IdIn | None = Field(default=None, description="from find_customer")
+    customer_id: IdIn | None = Field(default=None, description=CUSTOMER_ID)
     customer_name: Line1 | None = Field(
         default=None,
         min_length=1,
         max_length=500,
-        description="exact display name, if no customer_id",
+        description=CUSTOMER_NAME,
     )
     lines: list[EstimateLineInput] = Field(
         min_length=1,
         max_length=MAX_LINES,
         description="what is given back",
     )
-    txn_date: DateIn | None = Field(default=None, description="default: today (US Pacific)")
-    memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
-    doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
-    idempotency_key: IdempotencyKeyIn | None = Field(
-        default=None, description="distinct keys make identical calls separate records"
-    )
+    txn_date: DateIn | None = Field(default=None, description=TODAY)
+    memo: Text | None = Field(default=None, max_length=1000, description=CUSTOMER_MEMO)
+    doc_number: DocNumberIn | None = Field(default=None, description=NEXT_NUMBER)
+    idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")
     def _check(self) -> _CustomerLines:
@@ -90,8 +96,8 @@ class CreateCreditMemoInput(_CustomerLines):
 class RefundInput(_CustomerLines):
     """Money paid back to a customer."""
 
-    from_account: Line1 = Field(min_length=1, max_length=100, description="bank account name or id")
-    method: Line1 | None = Field(default=None, max_length=31, description="e.g. Cash, Check, Visa")
+    from_account: Line1 = Field(min_length=1, max_length=100, description=BANK_ACCOUNT)
+    method: Line1 | None = Field(default=None, max_length=31, description=METHOD)
     reference: Line1 | None = Field(default=None, max_length=21, description="check number")
 
 

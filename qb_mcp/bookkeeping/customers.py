@@ -144,28 +144,26 @@ def crm_id_of(customer: Mapping[str, Any]) -> str | None:
 class FindCustomerInput(InputModel):
     """What to look for; give at least one field. Matching is forgiving, results are ranked."""
 
-    customer_id: IdIn | None = Field(default=None, description="returns just that customer")
+    customer_id: IdIn | None = Field(default=None, description="just this one")
     query: Line1 | None = Field(
         default=None,
         max_length=500,
-        description="text of unknown kind: an @ makes it an email, 7+ digits a phone, else a name",
+        description="@: email, 7+ digits: phone, else name",
     )
-    name: Line1 | None = Field(
-        default=None, max_length=500, description="display, person or company name, or words of it"
-    )
+    name: Line1 | None = Field(default=None, max_length=500, description="any name, or words of it")
     email: Line1 | None = Field(
-        default=None, max_length=320, description="an address, or a domain as '@example.com'"
+        default=None, max_length=320, description="address or '@domain.com'"
     )
     phone: Line1 | None = Field(default=None, max_length=60, description="any format, 7+ digits")
     # Not `company`: that argument names the QuickBooks company a tool works on (tools/base.py).
     company_name: Line1 | None = Field(
-        default=None, max_length=500, description="the customer's company name or part"
+        default=None, max_length=500, description="company name or part"
     )
     crm_id: str | None = Field(
-        default=None, pattern=_CRM_ID, description="the CRM id given to upsert_customer(s)"
+        default=None, pattern=_CRM_ID, description="as given to upsert_customer(s)"
     )
-    include_inactive: bool = Field(default=True, description="inactive customers too")
-    limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="most matches returned")
+    include_inactive: bool = Field(default=True, description="inactive too")
+    limit: int = Field(default=10, ge=1, le=MAX_MATCHES, description="most returned")
 
     @model_validator(mode="after")
     def _one_field(self) -> FindCustomerInput:
@@ -376,10 +374,10 @@ class AddressIn(InputModel):
 
     line1: Line1 | None = Field(default=None, max_length=500, description="street")
     line2: Line1 | None = Field(default=None, max_length=500, description="second line")
-    city: Line1 | None = Field(default=None, max_length=255, description="city or town")
-    state: Line1 | None = Field(default=None, max_length=255, description="state or region code")
-    postal_code: Line1 | None = Field(default=None, max_length=30, description="postal/ZIP code")
-    country: Line1 | None = Field(default=None, max_length=255, description="country name")
+    city: Line1 | None = Field(default=None, max_length=255, description="city")
+    state: Line1 | None = Field(default=None, max_length=255, description="region code")
+    postal_code: Line1 | None = Field(default=None, max_length=30, description="ZIP code")
+    country: Line1 | None = Field(default=None, max_length=255, description="full name")
 
     def to_wire(self) -> dict[str, str]:
         """QuickBooks' PhysicalAddress fields that were given."""
@@ -400,22 +398,20 @@ class CustomerContact(InputModel):
     crm_id: str | None = Field(
         default=None,
         pattern=_CRM_ID,
-        description="the CRM's id, kept in Notes as [crm:ID] and matched first",
+        description="kept in Notes as [crm:ID]",
     )
     display_name: Line1 | None = Field(
         default=None,
         max_length=500,
-        description="unique in QuickBooks; default 'Given Family', else the company",
+        description="unique; default 'Given Family'",
     )
     given_name: Line1 | None = Field(default=None, max_length=100, description="first name")
     family_name: Line1 | None = Field(default=None, max_length=100, description="last name")
     company_name: Line1 | None = Field(default=None, max_length=100, description="company")
     email: Line1 | None = Field(default=None, max_length=100, description="primary email")
     phone: Line1 | None = Field(default=None, max_length=30, description="primary phone")
-    billing_address: AddressIn | None = Field(
-        default=None, description="only the parts given are written"
-    )
-    notes: Text | None = Field(default=None, max_length=1900, description="free text for Notes")
+    billing_address: AddressIn | None = Field(default=None, description="only parts given change")
+    notes: Text | None = Field(default=None, max_length=1900, description="free text")
 
     @model_validator(mode="after")
     def _check(self) -> CustomerContact:
@@ -879,7 +875,7 @@ class UpsertCustomersInput(InputModel):
     contacts: list[CustomerContact] = Field(
         min_length=1,
         max_length=MAX_CONTACTS,
-        description="each as upsert_customer takes one; outcomes keep this order",
+        description="as for upsert_customer",
     )
 
 

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    DOC_NUMBER,
+    ITS_ID,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -38,8 +40,8 @@ def invoice_pdf_uri(invoice_id: str) -> str:
 class GetInvoicePdfInput(InputModel):
     """Which invoice to print."""
 
-    id: IdIn | None = Field(default=None, description="invoice Id")
-    doc_number: DocNumberIn | None = Field(default=None, description="if no id")
+    id: IdIn | None = Field(default=None, description=ITS_ID)
+    doc_number: DocNumberIn | None = Field(default=None, description=DOC_NUMBER)
 
     @model_validator(mode="after")
     def _one(self) -> GetInvoicePdfInput:

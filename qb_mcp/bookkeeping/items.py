@@ -50,9 +50,9 @@ class UpsertItemInput(InputModel):
     name: Line1 = Field(min_length=1, max_length=100, description="unique")
     type: ItemType = Field(description="its kind")
     price: PriceIn | None = Field(default=None, description="unit price")
-    description: Text | None = Field(default=None, max_length=4000, description="sales description")
+    description: Text | None = Field(default=None, max_length=4000, description="sales text")
     income_account: Line1 | None = Field(
-        default=None, max_length=100, description="income account name or id"
+        default=None, max_length=100, description="account name or id"
     )
 
 

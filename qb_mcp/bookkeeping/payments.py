@@ -37,6 +37,7 @@ from qb_mcp.bookkeeping.common import (
     CUSTOMER_ID,
     CUSTOMER_NAME,
     IDEMPOTENCY_KEY,
+    METHOD,
     TODAY,
     ZERO,
     DateIn,
@@ -82,22 +83,20 @@ class RecordPaymentInput(InputModel):
     customer_name: Line1 | None = Field(
         default=None, min_length=1, max_length=500, description=CUSTOMER_NAME
     )
-    amount: PositiveAmountIn = Field(description="received, e.g. '125.00'")
+    amount: PositiveAmountIn = Field(description="received")
     invoice_ids: list[IdIn] = Field(
-        default_factory=list, max_length=MAX_INVOICES, description="invoices to pay, in order"
+        default_factory=list, max_length=MAX_INVOICES, description="to pay, in order"
     )
     invoice_doc_numbers: list[DocNumberIn] = Field(
-        default_factory=list, max_length=MAX_INVOICES, description="by number, after invoice_ids"
+        default_factory=list, max_length=MAX_INVOICES, description="by number, after ids"
     )
     txn_date: DateIn | None = Field(default=None, description=TODAY)
-    method: Line1 | None = Field(default=None, max_length=31, description="e.g. Check, Cash, Visa")
+    method: Line1 | None = Field(default=None, max_length=31, description=METHOD)
     reference: Line1 | None = Field(
-        default=None, max_length=21, description="check or transfer number"
+        default=None, max_length=21, description="check/transfer number"
     )
     memo: Text | None = Field(default=None, max_length=1000, description="private note")
-    leave_credit: bool = Field(
-        default=False, description="keep an amount above the open balances as credit"
-    )
+    leave_credit: bool = Field(default=False, description="keep overpayment as credit")
     idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")

@@ -27,9 +27,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
-    CUSTOMER_ID,
     CUSTOMER_NAME,
-    DOC_NUMBER,
+    ITS_ID,
+    TXN_DOC_NUMBER,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -75,9 +75,7 @@ MAX_QUERY_CHARS = 4000
 class FindItemsInput(InputModel):
     """Which products and services to list."""
 
-    name: Line1 | None = Field(
-        default=None, max_length=100, description="part of the name; omit for all"
-    )
+    name: Line1 | None = Field(default=None, max_length=100, description="part of it; omit for all")
     type: Literal["Service", "Inventory", "NonInventory"] | None = Field(
         default=None, description="only this type"
     )
@@ -154,11 +152,11 @@ async def find_items(
 class ListOpenInvoicesInput(InputModel):
     """Whose open invoices to list (everyone's when no customer is given)."""
 
-    customer_id: IdIn | None = Field(default=None, description=f"{CUSTOMER_ID}; omit for all")
+    customer_id: IdIn | None = Field(default=None, description="omit for all")
     customer_name: Line1 | None = Field(
         default=None, min_length=1, max_length=500, description=CUSTOMER_NAME
     )
-    overdue_only: bool = Field(default=False, description="only those past due")
+    overdue_only: bool = Field(default=False, description="past due only")
     limit: int = Field(default=100, ge=1, le=MAX_OPEN_LISTED, description="most returned")
 
     @model_validator(mode="after")
@@ -273,11 +271,9 @@ _ENTITY: dict[str, str] = {"estimate": "Estimate", "invoice": "Invoice", "paymen
 class GetTransactionInput(InputModel):
     """Which transaction to show."""
 
-    kind: Kind | None = Field(default=None, description="omit to look in all three")
-    id: IdIn | None = Field(default=None, description="its Id")
-    doc_number: DocNumberIn | None = Field(
-        default=None, description=f"{DOC_NUMBER} (a payment's reference)"
-    )
+    kind: Kind | None = Field(default=None, description="omit for all three")
+    id: IdIn | None = Field(default=None, description=ITS_ID)
+    doc_number: DocNumberIn | None = Field(default=None, description=TXN_DOC_NUMBER)
 
     @model_validator(mode="after")
     def _one(self) -> GetTransactionInput:
@@ -390,9 +386,8 @@ class RunQueryInput(InputModel):
     query: str = Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        description="SELECT * or COUNT(*) FROM Entity [WHERE] [ORDERBY], e.g. SELECT * FROM "
-        "Invoice WHERE Balance > '0'; no OR, no STARTPOSITION/MAXRESULTS; values in single "
-        "quotes, \\' inside",
+        description="SELECT * or COUNT(*) FROM Entity [WHERE] [ORDERBY]; no OR; values quoted: "
+        "Balance > '0', \\' inside",
     )
     start_position: int = Field(default=1, ge=1, le=10_000_000, description="first row, from 1")
     max_rows: int = Field(default=25, ge=1, le=MAX_QUERY_ROWS, description="rows per page")

@@ -25,9 +25,13 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    BANK_ACCOUNT,
     CUSTOMER_ID,
+    CUSTOMER_MEMO,
     CUSTOMER_NAME,
     IDEMPOTENCY_KEY,
+    METHOD,
+    NEXT_NUMBER,
     TODAY,
     ZERO,
     DateIn,
@@ -75,15 +79,13 @@ class CreateSalesReceiptInput(InputModel):
         min_length=1, max_length=MAX_LINES, description="what was sold"
     )
     txn_date: DateIn | None = Field(default=None, description=TODAY)
-    method: Line1 | None = Field(default=None, max_length=31, description="e.g. Cash, Check, Visa")
+    method: Line1 | None = Field(default=None, max_length=31, description=METHOD)
     reference: Line1 | None = Field(
-        default=None, max_length=21, description="check or transfer number"
+        default=None, max_length=21, description="check/transfer number"
     )
-    deposit_account: Line1 | None = Field(
-        default=None, max_length=100, description="bank account name or id"
-    )
-    memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
-    doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
+    deposit_account: Line1 | None = Field(default=None, max_length=100, description=BANK_ACCOUNT)
+    memo: Text | None = Field(default=None, max_length=1000, description=CUSTOMER_MEMO)
+    doc_number: DocNumberIn | None = Field(default=None, description=NEXT_NUMBER)
     idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")

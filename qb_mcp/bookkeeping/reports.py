@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
+    CUSTOMER_ID,
     CUSTOMER_NAME,
     DateIn,
     IdIn,
@@ -48,10 +49,10 @@ class ReportInput(InputModel):
     """Which report, for when, for whom."""
 
     name: ReportName = Field(description="which report")
-    as_of: DateIn | None = Field(default=None, description="aging/balance date; default today")
+    as_of: DateIn | None = Field(default=None, description="default today")
     start_date: DateIn | None = Field(default=None, description="profit_and_loss from")
     end_date: DateIn | None = Field(default=None, description="profit_and_loss to")
-    customer_id: IdIn | None = Field(default=None, description="only this customer")
+    customer_id: IdIn | None = Field(default=None, description=CUSTOMER_ID)
     customer_name: Line1 | None = Field(default=None, max_length=500, description=CUSTOMER_NAME)
 
     @model_validator(mode="after")

@@ -43,11 +43,14 @@ from pydantic import BaseModel, Field, model_validator
 from qb_mcp import money
 from qb_mcp.bookkeeping.common import (
     CUSTOMER_ID,
+    CUSTOMER_MEMO,
     CUSTOMER_NAME,
     DOC_NUMBER,
     IDEMPOTENCY_KEY,
     ITEM_ID,
+    ITS_ID,
     LATEST_DATE,
+    NEXT_NUMBER,
     TODAY,
     DateIn,
     DocNumberIn,
@@ -98,13 +101,11 @@ class EstimateLineInput(InputModel):
 
     item_id: IdIn | None = Field(default=None, description=ITEM_ID)
     item_name: Line1 | None = Field(
-        default=None, min_length=1, max_length=100, description="exact name, if no item_id"
+        default=None, min_length=1, max_length=100, description="exact name"
     )
-    description: Text | None = Field(
-        default=None, max_length=4000, description="line text for the customer"
-    )
+    description: Text | None = Field(default=None, max_length=4000, description="line text")
     quantity: QuantityIn = Field(default=Decimal(1), description="up to 7 decimals")
-    unit_price: PriceIn | None = Field(default=None, description="default: the item's price")
+    unit_price: PriceIn | None = Field(default=None, description="default: item price")
 
     @model_validator(mode="after")
     def _item(self) -> EstimateLineInput:
@@ -123,9 +124,9 @@ class CreateEstimateInput(InputModel):
         min_length=1, max_length=MAX_LINES, description="in order"
     )
     txn_date: DateIn | None = Field(default=None, description=TODAY)
-    expiration_date: DateIn | None = Field(default=None, description="quote valid until")
-    memo: Text | None = Field(default=None, max_length=1000, description="message to the customer")
-    doc_number: DocNumberIn | None = Field(default=None, description="default: the next number")
+    expiration_date: DateIn | None = Field(default=None, description="valid until")
+    memo: Text | None = Field(default=None, max_length=1000, description=CUSTOMER_MEMO)
+    doc_number: DocNumberIn | None = Field(default=None, description=NEXT_NUMBER)
     idempotency_key: IdempotencyKeyIn | None = Field(default=None, description=IDEMPOTENCY_KEY)
 
     @model_validator(mode="after")
@@ -267,12 +268,10 @@ async def _create_estimate(
 class ConvertEstimateInput(InputModel):
     """Which estimate to invoice, and the invoice's dates."""
 
-    estimate_id: IdIn | None = Field(default=None, description="its Id")
+    estimate_id: IdIn | None = Field(default=None, description=ITS_ID)
     estimate_doc_number: DocNumberIn | None = Field(default=None, description=DOC_NUMBER)
     txn_date: DateIn | None = Field(default=None, description=TODAY)
-    due_date: DateIn | None = Field(
-        default=None, description="default: by the customer's terms, else the company's"
-    )
+    due_date: DateIn | None = Field(default=None, description="default: by terms")
 
     @model_validator(mode="after")
     def _check(self) -> ConvertEstimateInput:

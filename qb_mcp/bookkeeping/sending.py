@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from qb_mcp.bookkeeping.common import (
     DOC_NUMBER,
+    ITS_ID,
     DocNumberIn,
     IdIn,
     InputModel,
@@ -44,10 +45,10 @@ EmailIn = Annotated[Line1, Field(max_length=100), AfterValidator(_email)]
 class SendInvoiceInput(InputModel):
     """Which invoice to e-mail, and to whom."""
 
-    id: IdIn | None = Field(default=None, description="its Id")
+    id: IdIn | None = Field(default=None, description=ITS_ID)
     doc_number: DocNumberIn | None = Field(default=None, description=DOC_NUMBER)
-    email: EmailIn | None = Field(default=None, description="default: its bill-to address")
-    resend: bool = Field(default=False, description="send again if already sent there")
+    email: EmailIn | None = Field(default=None, description="default: bill-to address")
+    resend: bool = Field(default=False, description="even if sent there")
 
     @model_validator(mode="after")
     def _one(self) -> SendInvoiceInput:

@@ -57,7 +57,7 @@ def _deleted_id(result: DeleteResult) -> Mapping[str, str | None]:
 SPECS = (
     ToolSpec(
         name="void_transaction",
-        title="Void an invoice, payment or sales receipt",
+        title="Void a transaction",
         description=tool_description("void_transaction"),
         input_model=f"{MODELS}:VoidTransactionInput",
         output_model=f"{MODELS}:VoidResult",
@@ -70,7 +70,7 @@ SPECS = (
     ),
     ToolSpec(
         name="delete_transaction",
-        title="Delete an estimate or unpaid invoice",
+        title="Delete a transaction",
         description=tool_description("delete_transaction"),
         input_model=f"{MODELS}:DeleteTransactionInput",
         output_model=f"{MODELS}:DeleteResult",

@@ -62,7 +62,7 @@ def _refund_id(result: RefundView) -> Mapping[str, str | None]:
 SPECS = (
     ToolSpec(
         name="create_credit_memo",
-        title="Give a customer credit",
+        title="Give credit",
         description=tool_description("create_credit_memo"),
         input_model=f"{MODELS}:CreateCreditMemoInput",
         output_model=f"{MODELS}:CreditMemoView",
@@ -75,7 +75,7 @@ SPECS = (
     ),
     ToolSpec(
         name="refund",
-        title="Pay a customer back",
+        title="Refund a customer",
         description=tool_description("refund"),
         input_model=f"{MODELS}:RefundInput",
         output_model=f"{MODELS}:RefundView",

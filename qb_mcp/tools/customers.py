@@ -91,7 +91,7 @@ SPECS = (
     ),
     ToolSpec(
         name="upsert_customer",
-        title="Create or update a customer",
+        title="Save a customer",
         description=tool_description("upsert_customer"),
         input_model=f"{MODELS}:CustomerContact",
         output_model=f"{MODELS}:UpsertCustomerResult",
@@ -105,7 +105,7 @@ SPECS = (
     ),
     ToolSpec(
         name="upsert_customers",
-        title="Create or update many customers (CRM sync)",
+        title="Save many customers",
         description=tool_description("upsert_customers"),
         input_model=f"{MODELS}:UpsertCustomersInput",
         output_model=f"{MODELS}:UpsertCustomersResult",

@@ -90,7 +90,7 @@ def _change(event: StoredEvent) -> Change:
 SPECS = (
     ToolSpec(
         name="recent_changes",
-        title="Recent changes in QuickBooks",
+        title="Recent changes",
         description=tool_description("recent_changes"),
         input_model=f"{MODELS}:RecentChangesInput",
         output_model=f"{MODELS}:RecentChangesResult",

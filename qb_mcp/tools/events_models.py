@@ -37,7 +37,7 @@ class RecentChangesInput(BaseModel):
     entity: Annotated[
         str | None,
         Field(
-            description="e.g. Customer, Invoice (any case)",
+            description="e.g. Invoice (any case)",
             max_length=64,
             pattern=r"^[A-Za-z][A-Za-z0-9]*$",
         ),
@@ -45,18 +45,15 @@ class RecentChangesInput(BaseModel):
     operation: Annotated[Operation | None, Field(description="only this kind")] = None
     since: Annotated[
         Annotated[AwareDatetime, AfterValidator(_within_range)] | None,
-        Field(description="at or after, with a time zone, e.g. 2026-11-24T09:00:00Z"),
+        Field(description="e.g. 2026-11-24T09:00:00Z"),
     ] = None
     limit: Annotated[
         int,
-        Field(description="most returned, newest first", ge=1, le=MAX_LIMIT),
+        Field(description="most returned", ge=1, le=MAX_LIMIT),
     ] = 20
     catch_up: Annotated[
         bool,
-        Field(
-            description="first ask QuickBooks for changes no webhook announced (after an outage, "
-            "or with no listener); costs requests"
-        ),
+        Field(description="first poll for changes webhooks missed; costs requests"),
     ] = False
 
 

@@ -41,7 +41,7 @@ def _item_id(result: UpsertItemResult) -> Mapping[str, str | None]:
 SPECS = (
     ToolSpec(
         name="upsert_item",
-        title="Find or create a product or service",
+        title="Save an item",
         description=tool_description("upsert_item"),
         input_model=f"{MODELS}:UpsertItemInput",
         output_model=f"{MODELS}:UpsertItemResult",

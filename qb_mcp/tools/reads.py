@@ -87,10 +87,10 @@ SPECS = (
     ),
     _read(
         "get_transaction",
-        "Get an estimate, invoice or payment",
+        "Read a transaction",
         "GetTransactionInput",
         "TransactionResult",
         get_transaction,
     ),
-    _read("query", "Query QuickBooks (read-only)", "RunQueryInput", "QueryResult", query),
+    _read("query", "Read-only query", "RunQueryInput", "QueryResult", query),
 )

@@ -40,7 +40,7 @@ def _receipt_id(result: SalesReceiptView) -> Mapping[str, str | None]:
 SPECS = (
     ToolSpec(
         name="create_sales_receipt",
-        title="Record a sale paid at once",
+        title="Record a paid sale",
         description=tool_description("create_sales_receipt"),
         input_model=f"{MODELS}:CreateSalesReceiptInput",
         output_model=f"{MODELS}:SalesReceiptView",

@@ -25,7 +25,7 @@ async def report(state: AppState, args: ReportInput, _ctx: Context[Any, Any]) ->
 SPECS = (
     ToolSpec(
         name="report",
-        title="Run a QuickBooks report",
+        title="Run a report",
         description=tool_description("report"),
         input_model=f"{MODELS}:ReportInput",
         output_model=f"{MODELS}:ReportResult",

@@ -65,7 +65,7 @@ def _conversion_ids(result: ConvertEstimateResult) -> Mapping[str, str | None]:
 SPECS = (
     ToolSpec(
         name="create_estimate",
-        title="Create an estimate (quote)",
+        title="Create an estimate",
         description=tool_description("create_estimate"),
         input_model=f"{MODELS}:CreateEstimateInput",
         output_model=f"{MODELS}:EstimateView",
@@ -78,7 +78,7 @@ SPECS = (
     ),
     ToolSpec(
         name="convert_estimate",
-        title="Convert an estimate to an invoice",
+        title="Invoice an estimate",
         description=tool_description("convert_estimate"),
         input_model=f"{MODELS}:ConvertEstimateInput",
         output_model=f"{MODELS}:ConvertEstimateResult",

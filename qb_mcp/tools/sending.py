@@ -35,7 +35,7 @@ def _invoice_id(result: SendInvoiceResult) -> Mapping[str, str | None]:
 SPECS = (
     ToolSpec(
         name="send_invoice",
-        title="E-mail an invoice to the customer",
+        title="E-mail an invoice",
         description=tool_description("send_invoice"),
         input_model=f"{MODELS}:SendInvoiceInput",
         output_model=f"{MODELS}:SendInvoiceResult",

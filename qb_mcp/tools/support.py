@@ -163,7 +163,7 @@ def utc(epoch: float) -> str:
 SPECS = (
     ToolSpec(
         name="explain_fault",
-        title="Explain a QuickBooks fault",
+        title="Explain a fault",
         description=tool_description("explain_fault"),
         input_model=f"{MODELS}:ExplainFaultInput",
         output_model=f"{MODELS}:ExplainFaultOutput",

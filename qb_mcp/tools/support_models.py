@@ -19,18 +19,17 @@ class ExplainFaultInput(BaseModel):
     fault: Annotated[
         Annotated[str, Field(max_length=MAX_INPUT_CHARS)] | dict[str, Any] | None,
         Field(
-            description="a code ('6240'), a fault body (JSON or XML, text or object), an OAuth "
-            "error ('invalid_grant') or an error message or log line",
+            description="code, fault body (JSON/XML), OAuth error, message or log line",
         ),
     ] = None
     status_code: Annotated[
         int | None,
-        Field(description="the failed answer's HTTP status", ge=100, le=599),
+        Field(description="HTTP status", ge=100, le=599),
     ] = None
     intuit_tid: Annotated[
         str | None,
         Field(
-            description="the failed answer's intuit_tid header",
+            description="of the failed response",
             max_length=100,
             pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         ),
