@@ -67,6 +67,11 @@ _OUTPUT_DROPPED = (
     "minimum",
     "maximum",
 )
+# The pattern older pydantic releases (2.12.0 among them; not the newest) write on a Decimal's
+# string form: it says no more than "a decimal number", which the field's own description and
+# the input model's check (its error names the rule) already say, and it made the same tools'
+# list 1 KB bigger on the lowest bounds than on the newest releases.
+_DECIMAL_PATTERN = r"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$"
 _NULL = {"type": "null"}
 _REF = "#/$defs/"
 
@@ -84,7 +89,7 @@ def compact_schema(schema: Mapping[str, Any], *, output: bool) -> dict[str, Any]
 def _node(schema: Mapping[str, Any], *, output: bool, model: bool = False) -> dict[str, Any]:
     node: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _DROPPED:
+        if key in _DROPPED or (key == "pattern" and value == _DECIMAL_PATTERN):
             continue
         if key in _SCHEMA_MAPS:
             is_model = key == "$defs"
@@ -113,12 +118,28 @@ def _node(schema: Mapping[str, Any], *, output: bool, model: bool = False) -> di
     return _merge_types(node)
 
 
+def _without_subsumed(options: list[Any]) -> list[Any]:
+    """`options` without those a bare `{"type": T}` among them already accepts (a patterned
+    string beside any string: pydantic 2.12 writes an amount so), each bare type once."""
+    bare = {o["type"] for o in options if isinstance(o, Mapping) and o.keys() == {"type"}}
+    kept: list[Any] = []
+    for option in options:
+        is_bare = isinstance(option, Mapping) and option.keys() == {"type"}
+        kind = option.get("type") if isinstance(option, Mapping) else None
+        if (not is_bare and isinstance(kind, str) and kind in bare) or option in kept:
+            continue
+        kept.append(option)
+    return kept
+
+
 def _merge_types(node: dict[str, Any]) -> dict[str, Any]:
     """`anyOf` options that are plain types (with only their own type's keywords) as one schema
     with a list of types; a single option left (a null dropped) replaces the `anyOf`."""
     options = node.get("anyOf")
     if not isinstance(options, list) or not options:
         return node
+    options = _without_subsumed(options)
+    node = {**node, "anyOf": options}
     rest = {k: v for k, v in node.items() if k != "anyOf"}
     if len(options) == 1:
         return node if rest.keys() & options[0].keys() else {**options[0], **rest}
